@@ -1,0 +1,48 @@
+"""Packaging for Prosora Pipelines.
+
+Runtime requirements keep sensible ranges for users; the Makefile installs with
+`constraints.txt`, which pins the CPU build of torch used in development and CI.
+"""
+
+from setuptools import find_packages, setup
+
+setup(
+    name="prosora_pipelines",
+    version="0.1.0",
+    description="Self-hosted content intelligence run by Dagster: sources to grounded drafts.",
+    python_requires=">=3.11,<3.14",
+    packages=find_packages(exclude=["prosora_pipelines_tests*"]),
+    package_data={"prosora_pipelines": ["catalogs/*.yaml", "catalogs/sample/**/*"]},
+    include_package_data=True,
+    install_requires=[
+        "dagster==1.13.*",
+        "dagster-webserver==1.13.*",
+        "dagster-dg-cli==1.13.*",
+        "pydantic>=2.7,<3",
+        "pydantic-settings>=2.3,<3",
+        "pyyaml>=6",
+        "httpx>=0.27,<1",
+        "feedparser>=6.0.11,<7",
+        "beautifulsoup4>=4.12,<5",
+        "lxml>=5",
+        "trafilatura>=2.0,<3",
+        "datasketch>=1.6,<3",
+        "python-dateutil>=2.9",
+        "polars>=1.0",
+        "pyarrow>=15",
+        "platformdirs>=4",
+        "typer>=0.12",
+        "rich>=13",
+    ],
+    extras_require={
+        "dev": [
+            "pytest>=8",
+            "pytest-timeout>=2.3",
+            "ruff>=0.6",
+            "mypy>=1.10",
+            "types-PyYAML",
+            "types-python-dateutil",
+        ],
+    },
+    entry_points={"console_scripts": ["prosora=prosora_pipelines.cli:app"]},
+)
