@@ -1,0 +1,1 @@
+"""Articles: clean, canonical, deduplicated articles built from the raw entries."""

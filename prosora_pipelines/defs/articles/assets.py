@@ -1,0 +1,78 @@
+"""The articles asset. Thin: cleaning, ids and dedup live in ``prosora_pipelines.lib``."""
+
+import time
+
+import dagster as dg
+import polars as pl
+
+from prosora_pipelines.defs.metadata_tables import markdown_preview
+from prosora_pipelines.defs.sources.assets import (
+    RAW_ENTRIES_TABLE,
+    raw_entries,
+    read_catalog_snapshot,
+    source_catalog,
+)
+from prosora_pipelines.defs.storage import ProsoraStorage
+from prosora_pipelines.lib.articles import articles_frame, build_articles
+from prosora_pipelines.lib.dedup import deduplicate
+from prosora_pipelines.lib.raw_entries import raw_entries_from_frame
+from prosora_pipelines.settings import get_settings
+
+ARTICLES_TABLE = "articles"
+
+
+@dg.asset(
+    group_name="articles",
+    deps=[raw_entries, source_catalog],
+    kinds={"parquet"},
+    automation_condition=dg.AutomationCondition.eager(),
+)
+def articles(context: dg.AssetExecutionContext, storage: ProsoraStorage) -> dg.MaterializeResult:  # type: ignore[type-arg]
+    """Clean, canonical articles: one per story, each knowing who else covered it.
+
+    Rebuilt from every stored raw entry, so the table is a pure function of what was
+    fetched: re-running it changes nothing, and a crash leaves the previous table in place.
+    Exact duplicates collapse into one row; near-duplicates point at their canonical copy.
+    """
+    tables = storage.tables
+    catalog = read_catalog_snapshot(tables)
+    stored = tables.read_table(RAW_ENTRIES_TABLE)
+    if stored is None:
+        raise dg.Failure("raw_entries has not been materialized yet")
+    started = time.perf_counter()
+    built = build_articles(raw_entries_from_frame(stored), {s.id: s for s in catalog.sources})
+    deduplicated, report = deduplicate(built, get_settings().near_duplicate_threshold)
+    frame = articles_frame(deduplicated)
+    elapsed = time.perf_counter() - started
+    with tables.lock(ARTICLES_TABLE):
+        previous = tables.read_table(ARTICLES_TABLE)
+        previous_ids = set(previous["id"].to_list()) if previous is not None else set()
+        tables.write_table(ARTICLES_TABLE, frame)
+    new_ids = set(frame["id"].to_list()) - previous_ids
+    context.log.info(
+        f"{frame.height} articles ({report.stories} stories) from {stored.height} raw entries; "
+        f"{len(new_ids)} new"
+    )
+    canonical = frame.filter(pl.col("duplicate_of").is_null())
+    return dg.MaterializeResult(
+        metadata={
+            "articles": frame.height,
+            "stories": report.stories,
+            "new_articles": len(new_ids),
+            "raw_entries": stored.height,
+            "exact_url_duplicates": report.exact_url_duplicates,
+            "exact_content_duplicates": report.exact_content_duplicates,
+            "near_duplicates": report.near_duplicates,
+            "duplicate_rate": round(report.duplicate_rate, 4),
+            "undated": frame.filter(pl.col("published_at").is_null()).height,
+            "stories_covered_by_several_sources": canonical.filter(
+                pl.col("coverage_sources").list.len() > 1
+            ).height,
+            "build_seconds": round(elapsed, 3),
+            "preview": markdown_preview(
+                canonical.sort("published_at", descending=True, nulls_last=True),
+                ["published_at", "source_id", "tier", "title", "coverage_sources"],
+                rows=15,
+            ),
+        }
+    )

@@ -1,0 +1,46 @@
+"""The ingest job, its hourly schedule and the sensor that notices an edited catalog."""
+
+import dagster as dg
+
+from prosora_pipelines.defs.sources.assets import source_catalog
+from prosora_pipelines.defs.sources.resources import SourceCatalogResource
+
+ingest_job = dg.define_asset_job(
+    name="ingest",
+    selection=dg.AssetSelection.assets(source_catalog).downstream(),
+    description="Catalog, fetching and everything built from it, in one process.",
+    executor_def=dg.in_process_executor,
+)
+
+hourly_refresh = dg.ScheduleDefinition(
+    name="hourly_refresh",
+    job=ingest_job,
+    cron_schedule="0 * * * *",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Fetch the sources whose refresh interval has passed, every hour.",
+)
+
+
+@dg.sensor(
+    job=ingest_job, minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING
+)
+def catalog_change_sensor(
+    context: dg.SensorEvaluationContext, catalog: SourceCatalogResource
+) -> dg.SensorResult | dg.SkipReason:
+    """Runs the ingest job, fetching every source, when the catalog file's content changes."""
+    try:
+        fingerprint = catalog.fingerprint()
+    except OSError as exc:
+        return dg.SkipReason(f"catalog {catalog.path} is unreadable: {exc}")
+    if fingerprint == context.cursor:
+        return dg.SkipReason("catalog unchanged")
+    return dg.SensorResult(
+        run_requests=[
+            dg.RunRequest(
+                run_key=fingerprint,
+                run_config=dg.RunConfig(ops={"raw_entries": {"config": {"force": True}}}),
+                tags={"prosora/trigger": "catalog-changed"},
+            )
+        ],
+        cursor=fingerprint,
+    )

@@ -1,0 +1,176 @@
+"""Articles: clean, identified, source-weighted records built from raw entries.
+
+An article's id comes from its canonical URL (or, without a link, from its source and
+GUID), so the same page seen twice is the same article. Its content hash covers the
+normalised title and text, so the same text under two URLs can be recognised as one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import polars as pl
+
+from prosora_pipelines.lib.canonical_url import canonicalize_url
+from prosora_pipelines.lib.catalog import Source
+from prosora_pipelines.lib.html_text import html_to_text, text_to_single_line
+from prosora_pipelines.lib.published_dates import DateStatus
+from prosora_pipelines.lib.raw_entries import RawEntry
+
+SUMMARY_CHARACTERS = 400
+FALLBACK_TITLE_CHARACTERS = 90
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+@dataclass
+class Article:
+    """One article. Duplicate bookkeeping is filled in by :mod:`dedup`."""
+
+    id: str
+    source_id: str
+    url: str
+    canonical_url: str
+    guid: str | None
+    title: str
+    title_derived: bool
+    summary: str
+    text: str
+    author: str | None
+    published_at: datetime | None
+    date_status: DateStatus
+    fetched_at: datetime
+    tier: str
+    credibility: float
+    domains: tuple[str, ...]
+    content_hash: str
+    word_count: int
+    duplicate_of: str | None = None
+    also_published_by: tuple[str, ...] = ()
+    coverage_sources: tuple[str, ...] = field(default_factory=tuple)
+    coverage_tiers: tuple[str, ...] = field(default_factory=tuple)
+
+
+def stable_id(namespace: str, value: str) -> str:
+    """A short, stable identifier: 20 hex characters of SHA-256."""
+    return hashlib.sha256(f"{namespace}:{value}".encode()).hexdigest()[:20]
+
+
+def normalized_words(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
+
+
+def content_hash(title: str, text: str) -> str:
+    """Hash of title and text with case, punctuation and spacing ignored."""
+    normalized = " ".join(normalized_words(title)) + "\n" + " ".join(normalized_words(text))
+    return hashlib.sha256(normalized.encode()).hexdigest()
+
+
+def _derived_title(text: str) -> str:
+    line = text_to_single_line(text)
+    if len(line) <= FALLBACK_TITLE_CHARACTERS:
+        return line
+    cut = line[:FALLBACK_TITLE_CHARACTERS].rsplit(" ", 1)[0]
+    return cut + "…"
+
+
+def _summary(summary_text: str, text: str) -> str:
+    summary = text_to_single_line(summary_text or text)
+    if len(summary) <= SUMMARY_CHARACTERS:
+        return summary
+    return summary[:SUMMARY_CHARACTERS].rsplit(" ", 1)[0] + "…"
+
+
+def article_from_entry(entry: RawEntry, source: Source) -> Article | None:
+    """Build the article of a raw entry; None when it has neither text nor a title."""
+    content_text = html_to_text(entry.content_html)
+    summary_text = html_to_text(entry.summary_html)
+    text = content_text if len(content_text) >= len(summary_text) else summary_text
+    title = text_to_single_line(html_to_text(entry.title))
+    title_derived = False
+    if not title:
+        if not text:
+            return None
+        title, title_derived = _derived_title(text), True
+    if entry.link:
+        url = entry.link
+        canonical = canonicalize_url(url)
+        article_id = stable_id("url", canonical)
+    else:
+        url = source.url
+        canonical = canonicalize_url(url)
+        article_id = stable_id("guid", f"{source.id}\n{entry.entry_key}")
+    return Article(
+        id=article_id,
+        source_id=source.id,
+        url=url,
+        canonical_url=canonical,
+        guid=entry.guid,
+        title=title,
+        title_derived=title_derived,
+        summary=_summary(summary_text, text),
+        text=text or title,
+        author=text_to_single_line(entry.author) if entry.author else None,
+        published_at=entry.published_at,
+        date_status=entry.date_status,
+        fetched_at=entry.fetched_at,
+        tier=source.tier.value,
+        credibility=source.credibility,
+        domains=source.domains,
+        content_hash=content_hash(title, text),
+        word_count=len(normalized_words(text)),
+    )
+
+
+def build_articles(entries: Iterable[RawEntry], sources: Mapping[str, Source]) -> list[Article]:
+    """Articles for the entries whose source is still in the catalog."""
+    articles: list[Article] = []
+    for entry in entries:
+        source = sources.get(entry.source_id)
+        if source is None:
+            continue
+        article = article_from_entry(entry, source)
+        if article is not None:
+            articles.append(article)
+    return articles
+
+
+ARTICLE_SCHEMA: dict[str, pl.DataType] = {
+    "id": pl.String(),
+    "source_id": pl.String(),
+    "url": pl.String(),
+    "canonical_url": pl.String(),
+    "guid": pl.String(),
+    "title": pl.String(),
+    "title_derived": pl.Boolean(),
+    "summary": pl.String(),
+    "text": pl.String(),
+    "author": pl.String(),
+    "published_at": pl.Datetime("us", "UTC"),
+    "date_status": pl.String(),
+    "fetched_at": pl.Datetime("us", "UTC"),
+    "tier": pl.String(),
+    "credibility": pl.Float64(),
+    "domains": pl.List(pl.String()),
+    "content_hash": pl.String(),
+    "word_count": pl.Int64(),
+    "duplicate_of": pl.String(),
+    "also_published_by": pl.List(pl.String()),
+    "coverage_sources": pl.List(pl.String()),
+    "coverage_tiers": pl.List(pl.String()),
+}
+REQUIRED_ARTICLE_FIELDS = ("id", "source_id", "url", "canonical_url", "title", "text", "fetched_at")
+
+
+def articles_frame(articles: Iterable[Article]) -> pl.DataFrame:
+    rows = [
+        {
+            name: list(value) if isinstance(value := getattr(article, name), tuple) else value
+            for name in ARTICLE_SCHEMA
+        }
+        for article in articles
+    ]
+    return pl.DataFrame(rows, schema=ARTICLE_SCHEMA)

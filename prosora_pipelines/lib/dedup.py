@@ -1,0 +1,165 @@
+"""Duplicate detection: one canonical article per story, and who else covered it.
+
+Exact duplicates (same canonical URL, or same content hash under another URL) collapse
+into one article. Near-duplicates, the same story syndicated with small edits, are found
+with MinHash LSH (datasketch) over word 5-shingles of the text (titles are often
+rewritten by the syndicating site, so they are left out) and confirmed with the exact Jaccard
+similarity of the shingle sets; at or above the threshold (default 0.7) two articles are
+one story. The copy from the most credible source (then the higher tier, the earliest
+publication, the smallest id) stays canonical; the others record ``duplicate_of``. Every
+canonical article counts the sources and tiers that covered its story.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+
+from datasketch import MinHash, MinHashLSH
+
+from prosora_pipelines.lib.articles import Article, normalized_words
+
+SHINGLE_WORDS = 5
+MIN_SHINGLES = 12
+NUM_PERMUTATIONS = 128
+LSH_THRESHOLD_FACTOR = 0.8
+_TIER_RANK = {"premium": 0, "standard": 1, "experimental": 2}
+_FAR_FUTURE = datetime.max.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class DedupReport:
+    input_articles: int
+    exact_url_duplicates: int
+    exact_content_duplicates: int
+    near_duplicates: int
+    stories: int
+
+    @property
+    def duplicate_rate(self) -> float:
+        duplicates = (
+            self.exact_url_duplicates + self.exact_content_duplicates + self.near_duplicates
+        )
+        return duplicates / self.input_articles if self.input_articles else 0.0
+
+
+def _preference(article: Article) -> tuple[float, int, datetime, str]:
+    return (
+        -article.credibility,
+        _TIER_RANK.get(article.tier, len(_TIER_RANK)),
+        article.published_at or _FAR_FUTURE,
+        article.id,
+    )
+
+
+def shingles(text: str, size: int = SHINGLE_WORDS) -> set[str]:
+    words = normalized_words(text)
+    if len(words) < size:
+        return {" ".join(words)} if words else set()
+    return {" ".join(words[index : index + size]) for index in range(len(words) - size + 1)}
+
+
+def jaccard(left: set[str], right: set[str]) -> float:
+    if not left or not right:
+        return 0.0
+    return len(left & right) / len(left | right)
+
+
+def _collapse(articles: Iterable[Article], key_of: str) -> tuple[list[Article], int]:
+    """Merge articles sharing ``key_of``; the preferred copy absorbs the others' sources."""
+    groups: dict[str, list[Article]] = defaultdict(list)
+    for article in articles:
+        groups[getattr(article, key_of)].append(article)
+    kept: list[Article] = []
+    merged = 0
+    for group in groups.values():
+        group.sort(key=_preference)
+        keeper, others = group[0], group[1:]
+        if others:
+            merged += len(others)
+            publishers = {*keeper.also_published_by}
+            for other in others:
+                publishers.update({other.source_id, *other.also_published_by})
+            publishers.discard(keeper.source_id)
+            keeper = replace(keeper, also_published_by=tuple(sorted(publishers)))
+        kept.append(keeper)
+    return kept, merged
+
+
+class _UnionFind:
+    def __init__(self, items: Sequence[str]) -> None:
+        self.parent = {item: item for item in items}
+
+    def find(self, item: str) -> str:
+        while self.parent[item] != item:
+            self.parent[item] = self.parent[self.parent[item]]
+            item = self.parent[item]
+        return item
+
+    def union(self, left: str, right: str) -> None:
+        self.parent[self.find(left)] = self.find(right)
+
+
+def _near_duplicate_groups(articles: Sequence[Article], threshold: float) -> list[list[Article]]:
+    shingle_sets = {a.id: shingles(a.text) for a in articles}
+    candidates = [a for a in articles if len(shingle_sets[a.id]) >= MIN_SHINGLES]
+    # The index only proposes candidates; the exact Jaccard decides. It is tuned below the
+    # threshold and weighted against misses, since a missed pair cannot be recovered later.
+    lsh = MinHashLSH(
+        threshold=threshold * LSH_THRESHOLD_FACTOR,
+        num_perm=NUM_PERMUTATIONS,
+        weights=(0.2, 0.8),
+    )
+    union = _UnionFind([a.id for a in candidates])
+    for article in candidates:
+        signature = MinHash(num_perm=NUM_PERMUTATIONS, seed=1)
+        signature.update_batch([s.encode() for s in shingle_sets[article.id]])
+        for other_id in lsh.query(signature):
+            if jaccard(shingle_sets[article.id], shingle_sets[other_id]) >= threshold:
+                union.union(article.id, other_id)
+        lsh.insert(article.id, signature)
+    groups: dict[str, list[Article]] = defaultdict(list)
+    for article in candidates:
+        groups[union.find(article.id)].append(article)
+    return [group for group in groups.values() if len(group) > 1]
+
+
+def deduplicate(articles: Sequence[Article], threshold: float) -> tuple[list[Article], DedupReport]:
+    """Collapse exact duplicates, mark near-duplicates, and count each story's coverage."""
+    tier_of_source = {article.source_id: article.tier for article in articles}
+    by_url, url_duplicates = _collapse(articles, "id")
+    by_content, content_duplicates = _collapse(by_url, "content_hash")
+    result = {article.id: article for article in by_content}
+    near = 0
+    for group in _near_duplicate_groups(by_content, threshold):
+        group.sort(key=_preference)
+        keeper = group[0]
+        for other in group[1:]:
+            result[other.id] = replace(other, duplicate_of=keeper.id)
+            near += 1
+    members: dict[str, list[Article]] = defaultdict(list)
+    for article in result.values():
+        members[article.duplicate_of or article.id].append(article)
+    final: list[Article] = []
+    for article in result.values():
+        story = members[article.duplicate_of or article.id]
+        sources = {s for member in story for s in (member.source_id, *member.also_published_by)}
+        tiers = {tier_of_source[source] for source in sources}
+        final.append(
+            replace(
+                article,
+                coverage_sources=tuple(sorted(sources)),
+                coverage_tiers=tuple(sorted(tiers, key=lambda t: _TIER_RANK.get(t, 9))),
+            )
+        )
+    final.sort(key=lambda a: a.id)
+    report = DedupReport(
+        input_articles=len(articles),
+        exact_url_duplicates=url_duplicates,
+        exact_content_duplicates=content_duplicates,
+        near_duplicates=near,
+        stories=sum(1 for article in final if article.duplicate_of is None),
+    )
+    return final, report

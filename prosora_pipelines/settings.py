@@ -1,0 +1,77 @@
+"""Every setting of Prosora Pipelines, typed and documented in one place.
+
+Values come from environment variables prefixed ``PROSORA_`` (or a ``.env`` file in the
+working directory). The README lists each one; keep the two in step.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+import platformdirs
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+BUNDLED_CATALOGS_DIR = PACKAGE_DIR / "catalogs"
+SAMPLE_CATALOG = BUNDLED_CATALOGS_DIR / "sample.yaml"
+
+
+class Settings(BaseSettings):
+    """Runtime configuration shared by the Dagster definitions, the command line and tests."""
+
+    model_config = SettingsConfigDict(env_prefix="PROSORA_", env_file=".env", extra="ignore")
+
+    home: Path = Field(
+        default_factory=lambda: Path(platformdirs.user_data_dir("prosora")),
+        description="Folder holding every table, index and cache the pipelines write.",
+    )
+    catalog: Path = Field(
+        default=SAMPLE_CATALOG,
+        description="Source catalog YAML; defaults to the bundled offline sample.",
+    )
+    fetch_concurrency: int = Field(32, ge=1, le=512, description="Requests in flight at once.")
+    fetch_per_host_concurrency: int = Field(
+        4, ge=1, le=64, description="Requests in flight to one host at once."
+    )
+    fetch_connect_timeout: float = Field(5.0, gt=0, description="Seconds to open a connection.")
+    fetch_read_timeout: float = Field(20.0, gt=0, description="Seconds to wait for each read.")
+    fetch_max_retries: int = Field(
+        2, ge=0, le=10, description="Retries after a timeout, 429 or 5xx answer."
+    )
+    fetch_backoff_seconds: float = Field(
+        0.5, ge=0, description="Base of the exponential backoff between retries (full jitter)."
+    )
+    fetch_max_retry_after: float = Field(
+        30.0, ge=0, description="Longest Retry-After wait honoured; longer ones count as failure."
+    )
+    fetch_max_bytes: int = Field(
+        10 * 1024 * 1024, ge=1024, description="Largest response body read, in bytes."
+    )
+    fetch_max_redirects: int = Field(5, ge=0, le=20, description="Redirects followed per request.")
+    fetch_max_pages_per_web_source: int = Field(
+        30, ge=1, description="Article pages followed from one web source's index page."
+    )
+    user_agent: str = Field(
+        "ProsoraPipelines/0.1 (+https://github.com/prosora/prosora-pipelines)",
+        description="User-Agent header sent with every request.",
+    )
+    near_duplicate_threshold: float = Field(
+        0.7,
+        gt=0,
+        le=1,
+        description="Jaccard similarity of word 5-shingles at which two articles are one story.",
+    )
+    future_date_skew_minutes: int = Field(
+        120, ge=0, description="How far past the fetch time a published date may lie."
+    )
+    fetch_log_retention_days: int = Field(
+        30, ge=1, description="Days of fetch records kept for source health."
+    )
+
+
+@cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()
