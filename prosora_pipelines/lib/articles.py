@@ -50,6 +50,7 @@ class Article:
     word_count: int
     duplicate_of: str | None = None
     also_published_by: tuple[str, ...] = ()
+    also_published_urls: tuple[str, ...] = ()
     coverage_sources: tuple[str, ...] = field(default_factory=tuple)
     coverage_tiers: tuple[str, ...] = field(default_factory=tuple)
 
@@ -159,6 +160,7 @@ ARTICLE_SCHEMA: dict[str, pl.DataType] = {
     "word_count": pl.Int64(),
     "duplicate_of": pl.String(),
     "also_published_by": pl.List(pl.String()),
+    "also_published_urls": pl.List(pl.String()),
     "coverage_sources": pl.List(pl.String()),
     "coverage_tiers": pl.List(pl.String()),
 }

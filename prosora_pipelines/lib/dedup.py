@@ -80,10 +80,17 @@ def _collapse(articles: Iterable[Article], key_of: str) -> tuple[list[Article], 
         if others:
             merged += len(others)
             publishers = {*keeper.also_published_by}
+            urls = {*keeper.also_published_urls}
             for other in others:
                 publishers.update({other.source_id, *other.also_published_by})
+                urls.update({other.url, *other.also_published_urls})
             publishers.discard(keeper.source_id)
-            keeper = replace(keeper, also_published_by=tuple(sorted(publishers)))
+            urls.discard(keeper.url)
+            keeper = replace(
+                keeper,
+                also_published_by=tuple(sorted(publishers)),
+                also_published_urls=tuple(sorted(urls)),
+            )
         kept.append(keeper)
     return kept, merged
 

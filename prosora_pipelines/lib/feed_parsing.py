@@ -65,16 +65,18 @@ def _repaired_documents(body: bytes) -> Iterator[tuple[str, bytes]]:
         yield "contradictory encoding declaration ignored", text.encode("utf-8")
 
 
-def _parse(document: bytes, base_url: str, content_type: str) -> Any:
+def _parse(document: bytes, content_type: str) -> Any:
+    # No base URL is given: feedparser would join schemeless links ("host.tld/post") to it
+    # as paths; links are made absolute here instead, by ``absolute_url``.
     return feedparser.parse(
         document,
         sanitize_html=False,
         resolve_relative_uris=False,
-        response_headers={"content-location": base_url, "content-type": content_type},
+        response_headers={"content-type": content_type},
     )
 
 
-def _best_parse(body: bytes, base_url: str, content_type: str) -> tuple[Any, list[str]]:
+def _best_parse(body: bytes, content_type: str) -> tuple[Any, list[str]]:
     repairs: list[str] = []
     if body[:2] == b"\x1f\x8b":
         try:
@@ -85,7 +87,7 @@ def _best_parse(body: bytes, base_url: str, content_type: str) -> tuple[Any, lis
     best: Any = None
     best_repairs = repairs
     for repair, document in _repaired_documents(body):
-        parsed = _parse(document, base_url, content_type)
+        parsed = _parse(document, content_type)
         steps = [*repairs, repair] if repair else repairs
         if best is None or len(parsed.entries) > len(best.entries):
             best, best_repairs = parsed, steps
@@ -96,22 +98,25 @@ def _best_parse(body: bytes, base_url: str, content_type: str) -> tuple[Any, lis
 
 def _first(entry: Any, *names: str) -> Any:
     for name in names:
-        value = entry.get(name)
+        # dict.get skips feedparser's deprecated published/updated aliasing (and its warning).
+        value = dict.get(entry, name)
         if value:
             return value
     return None
 
 
 def _entry_link(entry: Any, base: str | None) -> str | None:
-    link = entry.get("link")
-    if not link:
-        for candidate in entry.get("links") or []:
-            if candidate.get("href") and candidate.get("rel", "alternate") == "alternate":
-                link = candidate["href"]
-                break
+    """The entry's page: its link, else a permalink GUID, else its enclosure (podcasts)."""
+    links = entry.get("links") or []
+    link = entry.get("link") or next(
+        (c["href"] for c in links if c.get("href") and c.get("rel", "alternate") == "alternate"),
+        None,
+    )
     guid = entry.get("id")
     if not link and guid and (entry.get("guidislink") or _URL_LIKE.match(guid)):
         link = guid
+    if not link:
+        link = next((c["href"] for c in links if c.get("href")), None)
     return absolute_url(link, base) if link else None
 
 
@@ -122,10 +127,12 @@ def _entry_content(entry: Any) -> str:
 
 
 def _feed_base(parsed: Any, url: str) -> str:
+    """The URL entry links are relative to: the channel's link made absolute, else the feed's."""
     channel_link = parsed.feed.get("link")
-    if channel_link and re.match(r"^https?://", channel_link):
-        return str(channel_link)
-    return url
+    if not channel_link:
+        return url
+    resolved = absolute_url(str(channel_link), url)
+    return resolved if re.match(r"^(https?|file)://", resolved) else url
 
 
 def parse_feed(
@@ -141,11 +148,11 @@ def parse_feed(
     """Parse a feed document into raw entries; raise :class:`FeedRejectedError` if none."""
     if not body.strip():
         raise FeedRejectedError("empty body")
-    parsed, repairs = _best_parse(body, url, content_type or "application/xml")
+    parsed, repairs = _best_parse(body, content_type or "application/xml")
     bozo_reason = str(parsed.get("bozo_exception", "")) if parsed.bozo else None
-    if not parsed.entries and not parsed.get("version"):
+    if not parsed.entries and (bozo_reason or not parsed.get("version")):
         reason = bozo_reason or "no RSS, RDF or Atom document found"
-        raise FeedRejectedError(f"not a feed: {reason}")
+        raise FeedRejectedError(f"no entries could be read: {reason}")
     base = _feed_base(parsed, url)
     entries: list[RawEntry] = []
     seen_keys: set[str] = set()

@@ -90,9 +90,12 @@ def extract_article_page(
         include_comments=False,
         include_tables=True,
         favor_precision=True,
-        as_dict=True,
     )
-    if not isinstance(document, dict) or not (document.get("text") or "").strip():
+    if document is None:
+        raise PageRejectedError("no main text found on the page")
+    if not isinstance(document, dict):
+        document = document.as_dict()
+    if not (document.get("text") or "").strip():
         raise PageRejectedError("no main text found on the page")
     title = str(document.get("title") or "").strip()
     text = str(document["text"]).strip()

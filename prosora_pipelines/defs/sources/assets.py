@@ -146,7 +146,7 @@ def raw_entries(
             due,
             fetcher=fetcher.fetcher(),
             validators=validators,
-            run_id=context.run_id,
+            run_id=context.run.run_id,
             fetched_at=now,
             allowed_skew=timedelta(minutes=fetcher.future_date_skew_minutes),
             max_pages_per_web_source=fetcher.max_pages_per_web_source,
@@ -163,7 +163,7 @@ def raw_entries(
         )
         tables.write_table(RAW_ENTRIES_TABLE, merged)
     records = fetch_records_frame(result.records)
-    tables.write_log_part(FETCH_LOG, f"{now:%Y%m%dT%H%M%S}-{context.run_id}", records)
+    tables.write_log_part(FETCH_LOG, f"{now:%Y%m%dT%H%M%S}-{context.run.run_id}", records)
     tables.prune_log(FETCH_LOG, timedelta(days=get_settings().fetch_log_retention_days))
     # Validators are saved only once the entries they vouch for are stored.
     tables.write_document(
