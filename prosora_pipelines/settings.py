@@ -1,7 +1,8 @@
 """Every setting of Prosora Pipelines, typed and documented in one place.
 
-Values come from environment variables prefixed ``PROSORA_`` (or a ``.env`` file in the
-working directory). The README lists each one; keep the two in step.
+Values come from environment variables prefixed ``PROSORA_`` only (no ``.env`` file, so the
+webserver, the daemon and the command line agree whatever their working directory). The
+README lists each one, and a test keeps the two in step.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ SAMPLE_CATALOG = BUNDLED_CATALOGS_DIR / "sample.yaml"
 class Settings(BaseSettings):
     """Runtime configuration shared by the Dagster definitions, the command line and tests."""
 
-    model_config = SettingsConfigDict(env_prefix="PROSORA_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="PROSORA_", extra="ignore")
 
     home: Path = Field(
         default_factory=lambda: Path(platformdirs.user_data_dir("prosora")),

@@ -202,6 +202,6 @@ def load_catalog(path: Path) -> Catalog:
     return parse_catalog(raw, base_dir=path.parent, origin=str(path))
 
 
-def catalog_fingerprint(path: Path) -> str:
-    """Content hash of a catalog file, so edits can be noticed without parsing."""
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def catalog_fingerprint(catalog: Catalog) -> str:
+    """Hash of the validated catalog: edits to comments or layout do not change it."""
+    return hashlib.sha256(catalog.model_dump_json().encode()).hexdigest()

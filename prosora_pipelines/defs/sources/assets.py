@@ -11,7 +11,7 @@ import polars as pl
 from prosora_pipelines.defs.metadata_tables import markdown_preview
 from prosora_pipelines.defs.sources.resources import FeedFetcherResource, SourceCatalogResource
 from prosora_pipelines.defs.storage import ProsoraStorage
-from prosora_pipelines.lib.catalog import Catalog
+from prosora_pipelines.lib.catalog import Catalog, catalog_fingerprint
 from prosora_pipelines.lib.fetching import CacheValidators
 from prosora_pipelines.lib.ingestion import (
     FetchRecord,
@@ -49,7 +49,7 @@ def source_catalog(
     the rest of the graph reads, so one run never mixes two versions of the catalog.
     """
     loaded = catalog.load()
-    fingerprint = catalog.fingerprint()
+    fingerprint = catalog_fingerprint(loaded)
     storage.tables.write_document(
         CATALOG_DOCUMENT,
         {

@@ -4,6 +4,7 @@ import dagster as dg
 
 from prosora_pipelines.defs.sources.assets import source_catalog
 from prosora_pipelines.defs.sources.resources import SourceCatalogResource
+from prosora_pipelines.lib.catalog import CatalogError
 
 ingest_job = dg.define_asset_job(
     name="ingest",
@@ -27,17 +28,22 @@ hourly_refresh = dg.ScheduleDefinition(
 def catalog_change_sensor(
     context: dg.SensorEvaluationContext, catalog: SourceCatalogResource
 ) -> dg.SensorResult | dg.SkipReason:
-    """Runs the ingest job, fetching every source, when the catalog file's content changes."""
+    """Runs the ingest job, fetching every source, when the validated catalog changes.
+
+    Edits to comments or layout change nothing; an edit that breaks the catalog is reported
+    as the skip reason instead of starting a run that would fail.
+    """
     try:
         fingerprint = catalog.fingerprint()
-    except OSError as exc:
-        return dg.SkipReason(f"catalog {catalog.path} is unreadable: {exc}")
+    except CatalogError as exc:
+        return dg.SkipReason(f"catalog is unreadable or invalid, nothing started: {exc}")
     if fingerprint == context.cursor:
         return dg.SkipReason("catalog unchanged")
     return dg.SensorResult(
         run_requests=[
             dg.RunRequest(
-                run_key=fingerprint,
+                # The previous version is part of the key, so reverting an edit runs again.
+                run_key=f"{context.cursor}->{fingerprint}",
                 run_config=dg.RunConfig(ops={"raw_entries": {"config": {"force": True}}}),
                 tags={"prosora/trigger": "catalog-changed"},
             )

@@ -18,7 +18,7 @@ class SourceCatalogResource(dg.ConfigurableResource):  # type: ignore[type-arg]
         return load_catalog(Path(self.path))
 
     def fingerprint(self) -> str:
-        return catalog_fingerprint(Path(self.path))
+        return catalog_fingerprint(self.load())
 
 
 class FeedFetcherResource(dg.ConfigurableResource):  # type: ignore[type-arg]

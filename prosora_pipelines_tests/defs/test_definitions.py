@@ -1,0 +1,263 @@
+"""Why: the Dagster graph is the product's contract with the scheduler and the UI. Its shape
+(groups, dependencies, automation, checks, job, schedule, sensor) must change only on purpose,
+loading it must stay cheap (no ML libraries), ``dg check defs`` must pass, and the sensor that
+re-fetches on a catalog edit must behave as documented."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from prosora_pipelines.definitions import defs as load_defs
+from prosora_pipelines.defs.sources.resources import SourceCatalogResource
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SCRIPTS_DIR = Path(sys.executable).parent
+HEAVY_MODULES = ("torch", "sentence_transformers", "lancedb")
+
+# Update deliberately, in the same change as the graph itself.
+EXPECTED_GRAPH: dict[str, dict[str, object]] = {
+    "source_catalog": {
+        "group": "sources",
+        "upstream": [],
+        "automated": False,
+        "checks": [],
+    },
+    "raw_entries": {
+        "group": "sources",
+        "upstream": ["source_catalog"],
+        "automated": False,
+        "checks": [],
+    },
+    "source_health": {
+        "group": "sources",
+        "upstream": ["raw_entries"],
+        "automated": True,
+        "checks": ["some_enabled_source_succeeds"],
+    },
+    "articles": {
+        "group": "articles",
+        "upstream": ["raw_entries", "source_catalog"],
+        "automated": True,
+        "checks": [
+            "article_dates_sane",
+            "article_duplicate_rate",
+            "article_ids_unique",
+            "article_required_fields",
+        ],
+    },
+}
+
+TINY_CATALOG = """\
+version: 1
+sources:
+  - id: ledger-line
+    name: Ledger Line
+    url: https://ledger-line.example/feed.xml
+    kind: rss
+    tier: premium
+    credibility: 0.9
+    domains: [finance]
+"""
+
+
+@pytest.fixture
+def definitions() -> dg.Definitions:
+    return load_defs()
+
+
+def _graph_snapshot(definitions: dg.Definitions) -> dict[str, dict[str, object]]:
+    graph = definitions.resolve_asset_graph()
+    snapshot: dict[str, dict[str, object]] = {}
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        snapshot[key.to_user_string()] = {
+            "group": node.group_name,
+            "upstream": sorted(parent.to_user_string() for parent in node.parent_keys),
+            "automated": node.automation_condition is not None,
+            "checks": sorted(check.name for check in node.check_keys),
+        }
+    return snapshot
+
+
+def test_asset_graph_matches_snapshot(definitions: dg.Definitions) -> None:
+    assert _graph_snapshot(definitions) == EXPECTED_GRAPH
+
+
+def test_ingest_job_selects_every_asset(definitions: dg.Definitions) -> None:
+    job = definitions.resolve_job_def("ingest")
+    selected = {key.to_user_string() for key in job.asset_layer.executable_asset_keys}
+    assert selected == set(EXPECTED_GRAPH)
+
+
+def test_hourly_schedule_targets_ingest(definitions: dg.Definitions) -> None:
+    schedule = definitions.resolve_schedule_def("hourly_refresh")
+    assert schedule.cron_schedule == "0 * * * *"
+    assert schedule.job_name == "ingest"
+
+    with dg.build_schedule_context() as context:
+        tick = schedule.evaluate_tick(context)
+    assert tick.skip_message is None
+    assert tick.run_requests is not None
+    assert len(tick.run_requests) == 1
+    # The default config (fetch only what is due) must be valid for the job.
+    dg.validate_run_config(definitions.resolve_job_def("ingest"), tick.run_requests[0].run_config)
+
+
+def test_catalog_sensor_is_registered_for_ingest(definitions: dg.Definitions) -> None:
+    sensor = definitions.resolve_sensor_def("catalog_change_sensor")
+    assert sensor.job_name == "ingest"
+    assert sensor.required_resource_keys == {"catalog"}
+
+
+def test_every_asset_and_check_is_described(definitions: dg.Definitions) -> None:
+    undescribed_assets = [
+        spec.key.to_user_string()
+        for spec in definitions.resolve_all_asset_specs()
+        if not (spec.description or "").strip()
+    ]
+    graph = definitions.resolve_asset_graph()
+    undescribed_checks = [
+        key.name
+        for key in graph.asset_check_keys
+        if not (graph.get_check_spec(key).description or "").strip()
+    ]
+    assert undescribed_assets == []
+    assert undescribed_checks == []
+
+
+def test_loading_definitions_does_not_import_ml_libraries(tmp_path: Path) -> None:
+    script = (
+        "import json, sys\n"
+        "from prosora_pipelines.definitions import defs\n"
+        "defs()\n"
+        f"print(json.dumps([m for m in {HEAVY_MODULES!r} if m in sys.modules]))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=tmp_path,
+        env=os.environ.copy(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+    imported = json.loads(result.stdout.strip().splitlines()[-1])
+    assert imported == [], f"loading the definitions imported {imported}"
+
+
+def test_dg_check_defs_passes() -> None:
+    dagster_home = Path(os.environ["DAGSTER_HOME"])
+    (dagster_home / "dagster.yaml").write_text(
+        (REPO_ROOT / "dagster.yaml").read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    env = os.environ.copy()
+    # The venv of the running interpreter is the active one, as if activated.
+    env["VIRTUAL_ENV"] = sys.prefix
+    env["PATH"] = os.pathsep.join([str(SCRIPTS_DIR), env.get("PATH", "")])
+    result = subprocess.run(
+        [str(SCRIPTS_DIR / "dg"), "check", "defs"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+
+
+@pytest.fixture
+def catalog_sensor(definitions: dg.Definitions) -> dg.SensorDefinition:
+    return definitions.resolve_sensor_def("catalog_change_sensor")
+
+
+@pytest.fixture
+def catalog_file(tmp_path: Path) -> Path:
+    path = tmp_path / "catalog.yaml"
+    path.write_text(TINY_CATALOG, encoding="utf-8")
+    return path
+
+
+def _evaluate(
+    sensor: dg.SensorDefinition, catalog_path: Path, cursor: str | None
+) -> dg.SensorResult | dg.SkipReason:
+    resource = SourceCatalogResource(path=str(catalog_path))
+    with dg.build_sensor_context(cursor=cursor, resources={"catalog": resource}) as context:
+        result = sensor(context)
+    assert isinstance(result, dg.SensorResult | dg.SkipReason), result
+    return result
+
+
+def _single_request(result: dg.SensorResult | dg.SkipReason) -> dg.RunRequest:
+    assert isinstance(result, dg.SensorResult), result
+    assert result.run_requests is not None
+    assert len(result.run_requests) == 1
+    return result.run_requests[0]
+
+
+def test_catalog_sensor_forces_a_fetch_once_per_catalog_version(
+    definitions: dg.Definitions, catalog_sensor: dg.SensorDefinition, catalog_file: Path
+) -> None:
+    resource = SourceCatalogResource(path=str(catalog_file))
+    assert [s.id for s in resource.load().sources] == ["ledger-line"]
+    fingerprint = resource.fingerprint()
+
+    first = _evaluate(catalog_sensor, catalog_file, cursor=None)
+    request = _single_request(first)
+    assert isinstance(first, dg.SensorResult)
+    assert first.cursor == fingerprint
+    assert request.run_key == f"None->{fingerprint}"
+    assert request.run_config["ops"] == {"raw_entries": {"config": {"force": True}}}
+    assert request.tags.get("prosora/trigger") == "catalog-changed"
+    dg.validate_run_config(definitions.resolve_job_def("ingest"), request.run_config)
+
+    unchanged = _evaluate(catalog_sensor, catalog_file, cursor=fingerprint)
+    assert isinstance(unchanged, dg.SkipReason)
+    assert unchanged.skip_message == "catalog unchanged"
+
+    catalog_file.write_text(
+        TINY_CATALOG.replace("credibility: 0.9", "credibility: 0.8"), encoding="utf-8"
+    )
+    edited = _evaluate(catalog_sensor, catalog_file, cursor=fingerprint)
+    edited_request = _single_request(edited)
+    assert isinstance(edited, dg.SensorResult)
+    assert edited.cursor not in (None, fingerprint)
+    assert edited_request.run_key == f"{fingerprint}->{edited.cursor}"
+    assert edited_request.run_config["ops"] == {"raw_entries": {"config": {"force": True}}}
+
+    catalog_file.write_text("# a comment changes nothing\n" + catalog_file.read_text())
+    commented = _evaluate(catalog_sensor, catalog_file, cursor=edited.cursor)
+    assert isinstance(commented, dg.SkipReason)
+
+    catalog_file.write_text(TINY_CATALOG, encoding="utf-8")
+    reverted = _evaluate(catalog_sensor, catalog_file, cursor=edited.cursor)
+    assert _single_request(reverted).run_key == f"{edited.cursor}->{fingerprint}"
+
+
+def test_catalog_sensor_skips_an_invalid_catalog_with_the_reason(
+    catalog_sensor: dg.SensorDefinition, catalog_file: Path
+) -> None:
+    catalog_file.write_text(TINY_CATALOG.replace("credibility: 0.9", "credibility: 9"))
+    result = _evaluate(catalog_sensor, catalog_file, cursor="previous-fingerprint")
+    assert isinstance(result, dg.SkipReason)
+    assert result.skip_message is not None
+    assert "field 'credibility'" in result.skip_message
+
+
+def test_catalog_sensor_skips_an_unreadable_catalog(
+    catalog_sensor: dg.SensorDefinition, tmp_path: Path
+) -> None:
+    missing = tmp_path / "missing.yaml"
+    result = _evaluate(catalog_sensor, missing, cursor="previous-fingerprint")
+    assert isinstance(result, dg.SkipReason)
+    assert result.skip_message is not None
+    assert "unreadable" in result.skip_message
+    assert str(missing) in result.skip_message
