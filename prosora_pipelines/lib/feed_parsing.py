@@ -12,7 +12,7 @@ from __future__ import annotations
 import gzip
 import re
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -40,6 +40,7 @@ class ParsedFeed:
     entries: list[RawEntry]
     repairs: list[str] = field(default_factory=list)
     warning: str | None = None
+    skipped: list[str] = field(default_factory=list)
 
 
 def _gunzip(body: bytes) -> bytes:
@@ -143,7 +144,6 @@ def parse_feed(
     fetched_at: datetime,
     allowed_skew: timedelta,
     content_type: str | None = None,
-    on_warning: Callable[[str], None] | None = None,
 ) -> ParsedFeed:
     """Parse a feed document into raw entries; raise :class:`FeedRejectedError` if none."""
     if not body.strip():
@@ -155,6 +155,7 @@ def parse_feed(
         raise FeedRejectedError(f"no entries could be read: {reason}")
     base = _feed_base(parsed, url)
     entries: list[RawEntry] = []
+    skipped: list[str] = []
     seen_keys: set[str] = set()
     for entry in parsed.entries:
         link = _entry_link(entry, base)
@@ -163,8 +164,7 @@ def parse_feed(
         guid = entry.get("id") or None
         key = entry_key_for(guid, link, title, summary)
         if key in seen_keys:
-            if on_warning is not None:
-                on_warning(f"{source_id}: repeated entry key {key!r} skipped")
+            skipped.append(f"{source_id}: repeated entry key {key!r} skipped")
             continue
         seen_keys.add(key)
         raw_date = _first(entry, "published", "updated", "created")
@@ -196,4 +196,5 @@ def parse_feed(
         entries=entries,
         repairs=repairs,
         warning=bozo_reason,
+        skipped=skipped,
     )

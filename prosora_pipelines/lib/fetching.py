@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import ssl
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -21,6 +22,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 from urllib.request import url2pathname
 
+import certifi
 import httpx
 
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -173,6 +175,7 @@ class Fetcher:
         self._transport = transport
         self._rng = rng or random.Random()
         self._sleep = sleep
+        self._tls = ssl.create_default_context(cafile=certifi.where())
 
     def _client(self) -> httpx.AsyncClient:
         policy = self.policy
@@ -186,6 +189,7 @@ class Fetcher:
             limits=httpx.Limits(
                 max_connections=policy.concurrency, max_keepalive_connections=policy.concurrency
             ),
+            verify=self._tls,
             follow_redirects=True,
             max_redirects=policy.max_redirects,
             headers={"User-Agent": policy.user_agent, "Accept-Encoding": "gzip, deflate"},
@@ -227,7 +231,8 @@ class Fetcher:
         while True:
             attempts += 1
             try:
-                async with global_slots, host_slots:
+                # Host slot first: waiting for a busy host must not hold a global slot.
+                async with host_slots, global_slots:
                     attempt = await asyncio.wait_for(
                         self._attempt(client, request), self.policy.deadline_seconds
                     )
