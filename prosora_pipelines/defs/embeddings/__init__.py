@@ -1,0 +1,1 @@
+"""Embeddings: the chunked, embedded article index in LanceDB, searched by meaning and words."""

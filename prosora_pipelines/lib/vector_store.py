@@ -1,0 +1,202 @@
+"""The article index in LanceDB: one row per chunk, with vector, text and filter columns.
+
+Each embedding model version has its own table, so vectors of two models never mix; a
+small manifest names the table readers use, and it is switched only once a new table is
+complete. Writes are ``merge_insert`` keyed by chunk id, so a re-run or a crashed run
+neither duplicates nor loses rows. Rows written after an index was built are not indexed
+until the table is optimized, so every write ends with :func:`refresh_indexes`.
+
+Vector index choice: IVF_HNSW_SQ (HNSW graphs inside IVF partitions, 8-bit scalar
+quantized vectors). HNSW keeps recall high without a refine pass, where IVF_PQ on 384
+dimensions can return well under half of the true top 10; SQ keeps memory at a quarter of
+float32. Below ``VECTOR_INDEX_MIN_ROWS`` rows no vector index is built: an exact scan is
+fast at that size and has perfect recall.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+
+from prosora_pipelines.lib.embedding import EmbeddingModelInfo
+
+VECTOR_INDEX_MIN_ROWS = 5_000
+ROWS_PER_PARTITION = 4_096
+DELETE_BATCH = 500
+
+
+def chunk_schema(dimension: int) -> pa.Schema:
+    return pa.schema(
+        [
+            ("chunk_id", pa.string()),
+            ("article_id", pa.string()),
+            ("position", pa.int32()),
+            ("text", pa.string()),
+            ("content_hash", pa.string()),
+            ("title", pa.string()),
+            ("url", pa.string()),
+            ("source_id", pa.string()),
+            ("tier", pa.string()),
+            ("credibility", pa.float32()),
+            ("domains", pa.list_(pa.string())),
+            ("published_at", pa.timestamp("us", tz="UTC")),
+            ("model_id", pa.string()),
+            ("model_version", pa.string()),
+            ("vector", pa.list_(pa.float32(), dimension)),
+        ]
+    )
+
+
+def table_name_for(model: EmbeddingModelInfo) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "_", model.model_id.lower()).strip("_")[-40:]
+    return f"chunks_{slug}_{model.version}_{model.dimension}"
+
+
+def sql_string(value: str) -> str:
+    """A SQL string literal."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+@dataclass(frozen=True)
+class IndexManifest:
+    """Which table readers use, and the model that filled it."""
+
+    table: str
+    model_id: str
+    model_version: str
+    dimension: int
+    updated_at: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "table": self.table,
+            "model_id": self.model_id,
+            "model_version": self.model_version,
+            "dimension": self.dimension,
+            "updated_at": self.updated_at.isoformat(),
+        }
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> IndexManifest:
+        return cls(
+            table=raw["table"],
+            model_id=raw["model_id"],
+            model_version=raw["model_version"],
+            dimension=int(raw["dimension"]),
+            updated_at=datetime.fromisoformat(raw["updated_at"]),
+        )
+
+
+class ArticleIndex:
+    """A LanceDB database folder holding chunk tables."""
+
+    def __init__(self, uri: str | Path) -> None:
+        import lancedb
+
+        self.uri = str(uri)
+        self._db = lancedb.connect(self.uri)
+
+    def table_names(self) -> list[str]:
+        listed = self._db.list_tables()
+        names = getattr(listed, "tables", listed)
+        return list(names)
+
+    def open(self, name: str) -> Any:
+        return self._db.open_table(name)
+
+    def open_or_create(self, name: str, dimension: int) -> Any:
+        if name in self.table_names():
+            return self.open(name)
+        return self._db.create_table(name, schema=chunk_schema(dimension))
+
+    def drop(self, name: str) -> None:
+        if name in self.table_names():
+            self._db.drop_table(name)
+
+
+def stored_chunk_ids(table: Any) -> set[str]:
+    if table.count_rows() == 0:
+        return set()
+    ids = table.search().select(["chunk_id"]).limit(table.count_rows()).to_arrow()
+    return set(ids.column("chunk_id").to_pylist())
+
+
+def upsert_chunks(table: Any, rows: pa.Table) -> None:
+    """Insert or replace rows by chunk id."""
+    (
+        table.merge_insert("chunk_id")
+        .when_matched_update_all()
+        .when_not_matched_insert_all()
+        .execute(rows)
+    )
+
+
+def delete_chunks(table: Any, chunk_ids: Iterable[str]) -> int:
+    ids = sorted(chunk_ids)
+    for start in range(0, len(ids), DELETE_BATCH):
+        batch = ", ".join(sql_string(i) for i in ids[start : start + DELETE_BATCH])
+        table.delete(f"chunk_id IN ({batch})")
+    return len(ids)
+
+
+def _index_types(table: Any) -> dict[str, str]:
+    return {str(config.index_type): str(config.name) for config in table.list_indices()}
+
+
+def refresh_indexes(table: Any) -> dict[str, Any]:
+    """Build missing indexes and fold new rows into existing ones; returns their coverage."""
+    rows = table.count_rows()
+    indexes = _index_types(table)
+    if rows and "FTS" not in indexes:
+        table.create_fts_index("text", replace=True)
+    vector_built = any(kind.startswith("IVF") for kind in indexes)
+    if rows >= VECTOR_INDEX_MIN_ROWS and not vector_built:
+        table.create_index(
+            metric="cosine",
+            vector_column_name="vector",
+            index_type="IVF_HNSW_SQ",
+            num_partitions=max(1, rows // ROWS_PER_PARTITION),
+        )
+    elif rows:
+        table.optimize()
+    return index_coverage(table)
+
+
+def index_coverage(table: Any) -> dict[str, Any]:
+    """Rows indexed and not yet indexed, per index, plus the table size."""
+    coverage: dict[str, Any] = {"rows": table.count_rows()}
+    for config in table.list_indices():
+        stats = table.index_stats(config.name)
+        if stats is not None:
+            coverage[str(config.index_type)] = {
+                "indexed": stats.num_indexed_rows,
+                "unindexed": stats.num_unindexed_rows,
+            }
+    return coverage
+
+
+def chunk_rows(
+    chunks: Sequence[dict[str, Any]],
+    vectors: npt.NDArray[np.float32],
+    model: EmbeddingModelInfo,
+) -> pa.Table:
+    """An Arrow table of chunk rows (dicts with the non-vector columns) and their vectors."""
+    schema = chunk_schema(model.dimension)
+    columns: dict[str, Any] = {
+        name: [chunk[name] for chunk in chunks]
+        for name in schema.names
+        if name not in {"vector", "model_id", "model_version"}
+    }
+    columns["model_id"] = [model.model_id] * len(chunks)
+    columns["model_version"] = [model.version] * len(chunks)
+    flat = pa.array(np.ascontiguousarray(vectors, dtype=np.float32).ravel(), type=pa.float32())
+    columns["vector"] = pa.FixedSizeListArray.from_arrays(flat, model.dimension)
+    return pa.table(columns, schema=schema)
