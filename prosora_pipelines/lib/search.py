@@ -3,10 +3,16 @@
 1. Candidates: the nearest chunks by cosine distance and the best chunks by full-text BM25,
    ``candidates`` of each, with every filter applied inside the LanceDB query (prefilter),
    so filtered-out rows never crowd out the ones asked for.
-2. Fusion: reciprocal rank fusion, ``sum(1 / (rrf_k + rank))`` over the two lists
-   (rrf_k = 60, the usual constant). RRF needs no score calibration between BM25 and
-   cosine, and a chunk found by both rises above one found by either.
-3. Articles: chunks collapse to their article, keeping the best chunk as the snippet.
+2. Articles: each list is collapsed to articles, each scored by its best chunk (cosine
+   similarity, or BM25), which becomes the snippet; an article with many matching chunks
+   does not crowd the list.
+3. Fusion: relative score fusion. Each list's scores are min-max normalized to 0..1 (so
+   BM25's unbounded scale and cosine's are comparable), then combined as
+   ``vector_share * vector + (1 - vector_share) * text``, an article missing from a list
+   scoring 0 there. With ``vector_share`` 0.9 the words act as a boost for exact terms
+   (names, acronyms) on top of meaning. Measured on the 36 labelled sample queries
+   (``test_retrieval_quality``), this beat reciprocal rank fusion, which lost relevant
+   articles that only the vector list found (recall@10 0.94 against vector's 0.95).
 4. Re-ranking: ``relevance * r + credibility * c + recency * 0.5 ** (age_days / half_life)``
    where ``r`` is the fused score divided by the best fused score (so 1 for the top hit),
    ``c`` the source credibility (0..1); undated articles get recency 0. Weights are
@@ -29,7 +35,6 @@ import numpy.typing as npt
 
 from prosora_pipelines.lib.vector_store import sql_string
 
-RRF_K = 60
 SNIPPET_CHARACTERS = 320
 _COLUMNS = [
     "chunk_id",
@@ -63,6 +68,7 @@ class SearchFilters:
 
 @dataclass(frozen=True)
 class RankingWeights:
+    vector_share: float = 0.9
     relevance: float = 1.0
     credibility: float = 0.25
     recency: float = 0.15
@@ -108,13 +114,25 @@ def filters_to_sql(filters: SearchFilters) -> str | None:
     return " AND ".join(clauses) if clauses else None
 
 
-def reciprocal_rank_fusion(rankings: Sequence[Sequence[str]], k: int = RRF_K) -> dict[str, float]:
-    """Fused score per id: the sum over rankings of 1 / (k + rank), ranks starting at 1."""
-    fused: dict[str, float] = defaultdict(float)
-    for ranking in rankings:
-        for rank, item in enumerate(ranking, start=1):
-            fused[item] += 1.0 / (k + rank)
-    return dict(fused)
+def min_max(scores: dict[str, float]) -> dict[str, float]:
+    """Scores rescaled to 0..1 within their list; a single or all-equal list scores 1."""
+    if not scores:
+        return {}
+    low, high = min(scores.values()), max(scores.values())
+    if high == low:
+        return dict.fromkeys(scores, 1.0)
+    return {key: (value - low) / (high - low) for key, value in scores.items()}
+
+
+def relative_score_fusion(
+    vector: dict[str, float], text: dict[str, float], vector_share: float
+) -> dict[str, float]:
+    """``vector_share`` of the normalized vector score plus the rest of the text score."""
+    vector, text = min_max(vector), min_max(text)
+    return {
+        key: vector_share * vector.get(key, 0.0) + (1 - vector_share) * text.get(key, 0.0)
+        for key in vector.keys() | text.keys()
+    }
 
 
 def recency_weight(published_at: datetime | None, now: datetime, half_life_days: float) -> float:
@@ -171,6 +189,20 @@ def _text_candidates(table: Any, text: str, where: str | None, limit: int) -> li
     return rows
 
 
+def _best_per_article(
+    rows: list[dict[str, Any]], score_of: Any, best_row: dict[str, dict[str, Any]]
+) -> dict[str, float]:
+    """Each article's best chunk score; remembers the chunk row that earned it."""
+    scores: dict[str, float] = {}
+    for row in rows:
+        score = float(score_of(row))
+        article_id = row["article_id"]
+        if article_id not in scores or score > scores[article_id]:
+            scores[article_id] = score
+            best_row[article_id] = row
+    return scores
+
+
 def search_articles(
     table: Any,
     query: str,
@@ -189,30 +221,29 @@ def search_articles(
     now = now or datetime.now(UTC)
     where = filters_to_sql(filters)
     limit = candidates or max(50, 5 * k)
-    rankings: list[list[str]] = []
-    rows: dict[str, dict[str, Any]] = {}
+    vector_rows: dict[str, dict[str, Any]] = {}
+    text_rows: dict[str, dict[str, Any]] = {}
+    vector_scores: dict[str, float] = {}
+    text_scores: dict[str, float] = {}
     if mode in (SearchMode.HYBRID, SearchMode.VECTOR):
         if query_vector is None:
             raise ValueError("vector and hybrid search need the query's vector")
         found = _vector_candidates(table, query_vector, where, limit)
-        rankings.append([row["chunk_id"] for row in found])
-        rows.update({row["chunk_id"]: row for row in found})
+        vector_scores = _best_per_article(found, lambda r: 1.0 - r["_distance"], vector_rows)
     if mode in (SearchMode.HYBRID, SearchMode.FULL_TEXT) and query.strip():
         found = _text_candidates(table, query, where, limit)
-        rankings.append([row["chunk_id"] for row in found])
-        for row in found:
-            rows.setdefault(row["chunk_id"], row)
-    fused = reciprocal_rank_fusion(rankings)
-    best_chunk: dict[str, str] = {}
-    for chunk_id, _ in sorted(fused.items(), key=lambda item: -item[1]):
-        best_chunk.setdefault(rows[chunk_id]["article_id"], chunk_id)
-    if not best_chunk:
+        text_scores = _best_per_article(found, lambda r: r["_score"], text_rows)
+    share = {SearchMode.VECTOR: 1.0, SearchMode.FULL_TEXT: 0.0}.get(mode, weights.vector_share)
+    fused = relative_score_fusion(vector_scores, text_scores, share)
+    if not fused:
         return []
-    top = max(fused[chunk_id] for chunk_id in best_chunk.values())
+    best_row = {**text_rows, **vector_rows}
+    top = max(fused.values()) or 1.0
     hits: list[SearchHit] = []
-    for article_id, chunk_id in best_chunk.items():
-        row = rows[chunk_id]
-        relevance = fused[chunk_id] / top
+    for article_id, fused_score in fused.items():
+        row = best_row[article_id]
+        chunk_id = row["chunk_id"]
+        relevance = fused_score / top
         recency = recency_weight(row["published_at"], now, weights.recency_half_life_days)
         credibility = float(row["credibility"])
         score = (

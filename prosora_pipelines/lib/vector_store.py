@@ -155,15 +155,15 @@ def refresh_indexes(table: Any) -> dict[str, Any]:
     """Build missing indexes and fold new rows into existing ones; returns their coverage."""
     rows = table.count_rows()
     indexes = _index_types(table)
+    from lancedb.index import FTS, IvfHnswSq
+
     if rows and "FTS" not in indexes:
-        table.create_fts_index("text", replace=True)
+        table.create_index("text", config=FTS())
     vector_built = any(kind.startswith("IVF") for kind in indexes)
     if rows >= VECTOR_INDEX_MIN_ROWS and not vector_built:
+        partitions = max(1, rows // ROWS_PER_PARTITION)
         table.create_index(
-            metric="cosine",
-            vector_column_name="vector",
-            index_type="IVF_HNSW_SQ",
-            num_partitions=max(1, rows // ROWS_PER_PARTITION),
+            "vector", config=IvfHnswSq(distance_type="cosine", num_partitions=partitions)
         )
     elif rows:
         table.optimize()

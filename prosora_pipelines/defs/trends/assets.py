@@ -1,0 +1,171 @@
+"""The trends asset. Thin: windows, clustering, labels and megatrend matching are in the library."""
+
+from datetime import UTC, datetime
+
+import dagster as dg
+import polars as pl
+
+from prosora_pipelines.defs.articles.assets import ARTICLES_TABLE
+from prosora_pipelines.defs.embeddings.assets import INDEX_MANIFEST, article_index
+from prosora_pipelines.defs.embeddings.resources import EmbeddingModelResource, article_index_at
+from prosora_pipelines.defs.metadata_tables import markdown_preview
+from prosora_pipelines.defs.sources.assets import read_catalog_snapshot
+from prosora_pipelines.defs.storage import ProsoraStorage
+from prosora_pipelines.lib.catalog import Megatrend
+from prosora_pipelines.lib.trends import (
+    TrendReport,
+    Vector,
+    article_vectors,
+    compute_trends,
+    megatrends_frame,
+    topics_frame,
+    window_end,
+)
+from prosora_pipelines.lib.vector_store import IndexManifest
+
+TREND_TOPICS_TABLE = "trend_topics"
+MEGATRENDS_TABLE = "megatrends"
+
+
+_TOPIC_COLUMNS: dict[str, pl.DataType] = {
+    "topic": pl.Int64(),
+    "label": pl.String(),
+    "recent": pl.Int64(),
+    "previous": pl.Int64(),
+    "growth": pl.String(),
+    "top domains": pl.String(),
+}
+_MEGATREND_COLUMNS: dict[str, pl.DataType] = {
+    "megatrend": pl.String(),
+    "recent matches": pl.String(),
+    "recent share": pl.String(),
+    "previous share": pl.String(),
+    "share growth": pl.String(),
+}
+
+
+def _percent(value: float | None, *, signed: bool = False) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:+.0%}" if signed else f"{value:.0%}"
+
+
+def _topics_table(report: TrendReport) -> dg.MetadataValue:
+    rows = [
+        {
+            "topic": topic.topic_id,
+            "label": topic.label,
+            "recent": topic.recent_articles,
+            "previous": topic.previous_articles,
+            "growth": _percent(topic.growth, signed=True),
+            "top domains": ", ".join(f"{domain} {count}" for domain, count in topic.top_domains),
+        }
+        for topic in report.topics
+    ]
+    frame = pl.DataFrame(rows, schema=_TOPIC_COLUMNS)
+    return markdown_preview(frame, list(_TOPIC_COLUMNS), rows=30)
+
+
+def _megatrends_table(report: TrendReport) -> dg.MetadataValue:
+    rows = [
+        {
+            "megatrend": measure.name,
+            "recent matches": f"{measure.recent_matches}/{report.recent_articles}",
+            "recent share": _percent(measure.recent_share),
+            "previous share": _percent(measure.previous_share),
+            "share growth": _percent(measure.share_growth, signed=True),
+        }
+        for measure in report.megatrends
+    ]
+    frame = pl.DataFrame(rows, schema=_MEGATREND_COLUMNS)
+    return markdown_preview(frame, list(_MEGATREND_COLUMNS), rows=50)
+
+
+def _seed_vectors(
+    megatrends: tuple[Megatrend, ...],
+    embedding_model: EmbeddingModelResource,
+    manifest: IndexManifest,
+) -> dict[str, Vector]:
+    """Seed texts embedded by the model that filled the index (loaded only if one is needed)."""
+    seeded = [m for m in megatrends if m.seed_text]
+    if not seeded:
+        return {}
+    embedder = embedding_model.embedder()
+    if (embedder.info.model_id, embedder.info.version) != (
+        manifest.model_id,
+        manifest.model_version,
+    ):
+        raise dg.Failure(
+            f"the embedding model is {embedder.info.model_id} ({embedder.info.version}) but the "
+            f"index holds {manifest.model_id} ({manifest.model_version}) vectors; "
+            "materialize article_index first so seed texts and articles share one model"
+        )
+    vectors = embedder.encode([m.seed_text or "" for m in seeded])
+    return {m.name: vector for m, vector in zip(seeded, vectors, strict=True)}
+
+
+@dg.asset(
+    group_name="trends",
+    deps=[article_index],
+    kinds={"python"},
+    automation_condition=dg.AutomationCondition.eager(),
+)
+def trends(
+    context: dg.AssetExecutionContext,
+    storage: ProsoraStorage,
+    embedding_model: EmbeddingModelResource,
+) -> dg.MaterializeResult:  # type: ignore[type-arg]
+    """What the last two weeks of articles are about, what is growing, and the megatrends.
+
+    Topics: the recent window's articles clustered by meaning (their vectors in the article
+    index), each labelled with the terms that set it apart from the other topics, with its
+    size, its size in the previous window, its growth and the domains that cover it.
+    Megatrends: each theme the catalog declares (keywords or a seed text) measured in the
+    data, as the share of each window's articles that match it and how that share grew.
+
+    The recent window ends at the newest article's publication date, not at the wall
+    clock, so a corpus that stopped growing (like the bundled sample) still compares its
+    own last two weeks with the two before; the bounds are in the metadata. Undated
+    articles fall in no window and are counted.
+    """
+    tables = storage.tables
+    articles = tables.read_table(ARTICLES_TABLE)
+    raw_manifest = tables.read_document(INDEX_MANIFEST)
+    if articles is None or raw_manifest is None:
+        raise dg.Failure("articles and article_index must be materialized first")
+    manifest = IndexManifest.from_json(raw_manifest)
+    megatrends = read_catalog_snapshot(tables).megatrends
+    vectors = article_vectors(article_index_at(storage.home).open(manifest.table))
+    end = window_end(articles, fallback=datetime.now(UTC))
+    report = compute_trends(
+        articles,
+        vectors,
+        megatrends,
+        end=end,
+        seed_vectors=_seed_vectors(megatrends, embedding_model, manifest),
+    )
+    tables.write_table(TREND_TOPICS_TABLE, topics_frame(report))
+    tables.write_table(MEGATRENDS_TABLE, megatrends_frame(report))
+    windows = report.windows
+    context.log.info(
+        f"{len(report.topics)} topics over {report.recent_articles} articles "
+        f"({windows.recent_from:%Y-%m-%d %H:%M} to {windows.recent_until:%Y-%m-%d %H:%M} UTC), "
+        f"{report.previous_articles} in the previous window, "
+        f"{report.undated_excluded} undated left out"
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "previous_window_from": dg.MetadataValue.timestamp(windows.previous_from),
+            "recent_window_from": dg.MetadataValue.timestamp(windows.recent_from),
+            "recent_window_until": dg.MetadataValue.timestamp(windows.recent_until),
+            "recent_articles": report.recent_articles,
+            "previous_articles": report.previous_articles,
+            "undated_excluded": report.undated_excluded,
+            "unindexed_excluded": report.unindexed_excluded,
+            "topics": len(report.topics),
+            "unclustered_recent_articles": report.unclustered,
+            "index_table": manifest.table,
+            "topics_table": _topics_table(report),
+            "megatrends_table": _megatrends_table(report),
+        }
+    )
