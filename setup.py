@@ -38,6 +38,7 @@ setup(
         "typer>=0.12",
         "rich>=13",
         "numpy>=1.26",
+        "scikit-learn>=1.4",
         "lancedb>=0.40,<0.41",
         # The Makefile pins torch to the CPU build 2.13.0 through constraints.txt.
         "torch>=2.4,<3",

@@ -39,6 +39,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -50,7 +51,9 @@ from prosora_pipelines.lib.catalog import Megatrend
 Vector = npt.NDArray[np.float32]
 
 # A word: a letter, then letters or digits (no bare numbers such as years in labels).
-_TERM_PATTERN = r"(?u)\b[^\W\d_][^\W_]+\b"
+_WORD = re.compile(r"\b[^\W\d_][^\W_]+\b")
+# What may separate the two words of a phrase: spaces, or one hyphen ("model-risk").
+_PHRASE_GAP = re.compile(r"[ \t\u00a0]+|-")
 
 
 @dataclass(frozen=True)
@@ -185,7 +188,7 @@ def cluster_vectors(vectors: Vector, similarity: float) -> npt.NDArray[np.int64]
     """Cluster label per row: complete linkage, every pair in a cluster ≥ ``similarity``."""
     if len(vectors) < 2:
         return np.zeros(len(vectors), dtype=np.int64)
-    from sklearn.cluster import AgglomerativeClustering  # type: ignore[import-untyped]
+    from sklearn.cluster import AgglomerativeClustering
 
     clustering = AgglomerativeClustering(
         n_clusters=None,
@@ -202,37 +205,70 @@ def _word_key(word: str) -> str:
 
 
 def _label(ranked_terms: Iterable[str], count: int) -> tuple[str, ...]:
-    """The first ``count`` terms, merged: a term one chosen term already says is skipped
-    ("agents" after "ai agents"), and a phrase replaces the words it contains ("ai act"
-    replaces "ai" and "act"); a phrase repeating one word ("agent agents") is skipped."""
+    """The first ``count`` terms such that no word appears twice in the label.
+
+    A term sharing a word with a chosen term is skipped ("agents" after "ai agents", "agent"
+    after "agents"), unless it contains that term and more, which it then replaces ("ai
+    act" replaces "ai" and "act"). Plurals count as their singular (:func:`_word_key`); a
+    phrase repeating one word ("agent agents") is skipped.
+    """
     chosen: list[tuple[str, frozenset[str]]] = []
     for term in ranked_terms:
         if len(chosen) == count:
             break
         words = term.split()
         keys = frozenset(_word_key(word) for word in words)
-        if len(keys) < len(words) or any(keys <= kept for _, kept in chosen):
+        said = any(
+            keys <= kept_keys or (keys & kept_keys and not kept_keys <= keys)
+            for _, kept_keys in chosen
+        )
+        if len(keys) < len(words) or said:
             continue
         chosen = [(kept, kept_keys) for kept, kept_keys in chosen if not kept_keys <= keys]
         chosen.append((term, keys))
     return tuple(term for term, _ in chosen)
 
 
+def _terms(text: str, stop_words: frozenset[str]) -> list[str]:
+    """Lower-cased words and two-word phrases of ``text``, without English stop words.
+
+    A phrase is two adjacent words, neither a stop word, separated by spaces or a hyphen:
+    "AI Act" is one, but "issuers under the AI" yields no "issuers ai", and no phrase
+    crosses punctuation or a line break. (scikit-learn's own bigrams are formed after stop
+    words are removed.)
+    """
+    lowered = text.lower()
+    terms: list[str] = []
+    previous: re.Match[str] | None = None
+    for match in _WORD.finditer(lowered):
+        word = match.group()
+        if word in stop_words:
+            previous = None
+            continue
+        terms.append(word)
+        if previous is not None and _PHRASE_GAP.fullmatch(lowered, previous.end(), match.start()):
+            terms.append(f"{previous.group()} {word}")
+        previous = match
+    return terms
+
+
 def distinctive_terms(documents: Sequence[str], count: int) -> list[tuple[str, ...]]:
     """The ``count`` most distinctive terms of each document (one document per cluster).
 
-    c-TF-IDF over English unigrams and bigrams, stop words removed, with BERTopic's
-    ``reduce_frequent_words``: counts are square-rooted before normalizing, so a word such as
-    "ai" that fills every cluster of a technology corpus does not crowd out the words that
-    tell clusters apart. See :func:`_label` for how overlapping terms are merged.
+    c-TF-IDF over words and two-word phrases (:func:`_terms`, scikit-learn's English stop
+    words removed), with BERTopic's ``reduce_frequent_words``: counts are square-rooted
+    before normalizing, so a word such as "ai" that fills every cluster of a technology
+    corpus does not crowd out the words that tell clusters apart. See :func:`_label` for
+    how overlapping terms are merged.
     """
     if not documents:
         return []
-    from sklearn.feature_extraction.text import CountVectorizer  # type: ignore[import-untyped]
-
-    vectorizer = CountVectorizer(
-        stop_words="english", ngram_range=(1, 2), token_pattern=_TERM_PATTERN
+    from sklearn.feature_extraction.text import (
+        ENGLISH_STOP_WORDS,
+        CountVectorizer,
     )
+
+    vectorizer = CountVectorizer(analyzer=partial(_terms, stop_words=ENGLISH_STOP_WORDS))
     try:
         counts = vectorizer.fit_transform(documents).toarray().astype(np.float64)
     except ValueError:  # no term at all (empty or stop-word-only texts)
@@ -350,7 +386,7 @@ def _topics(
     labels = cluster_vectors(recent_vectors, parameters.topic_similarity)
     clusters = [np.flatnonzero(labels == label) for label in np.unique(labels)]
     terms = distinctive_terms(
-        [" ".join(recent["_text"][int(i)] for i in members) for members in clusters],
+        ["\n".join(recent["_text"][int(i)] for i in members) for members in clusters],
         parameters.label_terms,
     )
     kept = [

@@ -27,7 +27,9 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from prosora_pipelines.lib.embedding import EmbeddingModelInfo
+from prosora_pipelines.lib.table_store import TableStore
 
+MANIFEST_DOCUMENT = "article_index_manifest"
 VECTOR_INDEX_MIN_ROWS = 5_000
 ROWS_PER_PARTITION = 4_096
 DELETE_BATCH = 500
@@ -93,6 +95,24 @@ class IndexManifest:
             dimension=int(raw["dimension"]),
             updated_at=datetime.fromisoformat(raw["updated_at"]),
         )
+
+
+def read_manifest(tables: TableStore) -> IndexManifest | None:
+    raw = tables.read_document(MANIFEST_DOCUMENT)
+    return IndexManifest.from_json(raw) if raw is not None else None
+
+
+def write_manifest(tables: TableStore, manifest: IndexManifest) -> None:
+    """Point readers at ``manifest.table``; called only once that table is complete."""
+    tables.write_document(MANIFEST_DOCUMENT, manifest.to_json())
+
+
+def open_current_table(home: Path) -> Any:
+    """The chunk table readers use now; raises LookupError before the first index run."""
+    manifest = read_manifest(TableStore(home))
+    if manifest is None:
+        raise LookupError(f"no article index under {home}: materialize article_index first")
+    return ArticleIndex(home / "lancedb").open(manifest.table)
 
 
 class ArticleIndex:

@@ -13,13 +13,14 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+import yaml
 
 from prosora_pipelines.definitions import defs as load_defs
 from prosora_pipelines.defs.sources.resources import SourceCatalogResource
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS_DIR = Path(sys.executable).parent
-HEAVY_MODULES = ("torch", "sentence_transformers", "lancedb")
+HEAVY_MODULES = ("torch", "sentence_transformers", "lancedb", "sklearn")
 
 # Update deliberately, in the same change as the graph itself.
 EXPECTED_GRAPH: dict[str, dict[str, object]] = {
@@ -51,6 +52,23 @@ EXPECTED_GRAPH: dict[str, dict[str, object]] = {
             "article_ids_unique",
             "article_required_fields",
         ],
+    },
+    "article_index": {
+        "group": "embeddings",
+        "upstream": ["articles"],
+        "automated": True,
+        "checks": [
+            "index_chunks_match_articles",
+            "index_covers_table",
+            "index_model_matches",
+            "index_vectors_unit_length",
+        ],
+    },
+    "trends": {
+        "group": "trends",
+        "upstream": ["article_index", "articles", "source_catalog"],
+        "automated": True,
+        "checks": [],
     },
 }
 
@@ -261,3 +279,10 @@ def test_catalog_sensor_skips_an_unreadable_catalog(
     assert result.skip_message is not None
     assert "unreadable" in result.skip_message
     assert str(missing) in result.skip_message
+
+
+def test_embedding_runs_in_the_gpu_pool_limited_to_one(definitions: dg.Definitions) -> None:
+    node = definitions.resolve_assets_def("article_index").node_def
+    assert getattr(node, "pool", None) == "gpu"
+    config = yaml.safe_load((REPO_ROOT / "dagster.yaml").read_text())
+    assert config["concurrency"]["pools"]["default_limit"] == 1

@@ -7,8 +7,7 @@ from prosora_pipelines.defs.articles.assets import ARTICLES_TABLE, articles
 from prosora_pipelines.defs.embeddings.resources import EmbeddingModelResource, article_index_at
 from prosora_pipelines.defs.storage import ProsoraStorage
 from prosora_pipelines.lib.article_embedding import index_articles
-
-INDEX_MANIFEST = "article_index_manifest"
+from prosora_pipelines.lib.vector_store import write_manifest
 
 
 @dg.asset(
@@ -50,7 +49,7 @@ def article_index(
         batch_size=embedding_model.batch_size,
         on_progress=progress,
     )
-    storage.tables.write_document(INDEX_MANIFEST, report.manifest.to_json())
+    write_manifest(storage.tables, report.manifest)
     rate = report.encoded / report.encode_seconds if report.encode_seconds else None
     return dg.MaterializeResult(
         metadata={

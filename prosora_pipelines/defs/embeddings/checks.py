@@ -7,21 +7,20 @@ import dagster as dg
 import polars as pl
 
 from prosora_pipelines.defs.articles.assets import ARTICLES_TABLE
-from prosora_pipelines.defs.embeddings.assets import INDEX_MANIFEST, article_index
+from prosora_pipelines.defs.embeddings.assets import article_index
 from prosora_pipelines.defs.embeddings.resources import article_index_at
 from prosora_pipelines.defs.storage import ProsoraStorage
 from prosora_pipelines.lib import index_checks
 from prosora_pipelines.lib.article_checks import CheckOutcome
-from prosora_pipelines.lib.vector_store import IndexManifest
+from prosora_pipelines.lib.vector_store import IndexManifest, read_manifest
 
 
 def _run(
     storage: ProsoraStorage, rule: Callable[[Any, IndexManifest], CheckOutcome]
 ) -> dg.AssetCheckResult:
-    raw = storage.tables.read_document(INDEX_MANIFEST)
-    if raw is None:
+    manifest = read_manifest(storage.tables)
+    if manifest is None:
         return dg.AssetCheckResult(passed=False, description="the index manifest is missing")
-    manifest = IndexManifest.from_json(raw)
     table = article_index_at(storage.home).open(manifest.table)
     outcome = rule(table, manifest)
     return dg.AssetCheckResult(

@@ -6,10 +6,11 @@ import dagster as dg
 import polars as pl
 
 from prosora_pipelines.defs.articles.assets import ARTICLES_TABLE
-from prosora_pipelines.defs.embeddings.assets import INDEX_MANIFEST, article_index
+from prosora_pipelines.defs.articles.assets import articles as articles_asset
+from prosora_pipelines.defs.embeddings.assets import article_index
 from prosora_pipelines.defs.embeddings.resources import EmbeddingModelResource, article_index_at
 from prosora_pipelines.defs.metadata_tables import markdown_preview
-from prosora_pipelines.defs.sources.assets import read_catalog_snapshot
+from prosora_pipelines.defs.sources.assets import read_catalog_snapshot, source_catalog
 from prosora_pipelines.defs.storage import ProsoraStorage
 from prosora_pipelines.lib.catalog import Megatrend
 from prosora_pipelines.lib.trends import (
@@ -21,7 +22,7 @@ from prosora_pipelines.lib.trends import (
     topics_frame,
     window_end,
 )
-from prosora_pipelines.lib.vector_store import IndexManifest
+from prosora_pipelines.lib.vector_store import IndexManifest, read_manifest
 
 TREND_TOPICS_TABLE = "trend_topics"
 MEGATRENDS_TABLE = "megatrends"
@@ -106,7 +107,7 @@ def _seed_vectors(
 
 @dg.asset(
     group_name="trends",
-    deps=[article_index],
+    deps=[article_index, articles_asset, source_catalog],
     kinds={"python"},
     automation_condition=dg.AutomationCondition.eager(),
 )
@@ -130,10 +131,9 @@ def trends(
     """
     tables = storage.tables
     articles = tables.read_table(ARTICLES_TABLE)
-    raw_manifest = tables.read_document(INDEX_MANIFEST)
-    if articles is None or raw_manifest is None:
+    manifest = read_manifest(tables)
+    if articles is None or manifest is None:
         raise dg.Failure("articles and article_index must be materialized first")
-    manifest = IndexManifest.from_json(raw_manifest)
     megatrends = read_catalog_snapshot(tables).megatrends
     vectors = article_vectors(article_index_at(storage.home).open(manifest.table))
     end = window_end(articles, fallback=datetime.now(UTC))
