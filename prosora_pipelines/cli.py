@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,7 +18,7 @@ from prosora_pipelines.settings import get_settings
 app = typer.Typer(help="Prosora Pipelines: self-hosted content intelligence.", no_args_is_help=True)
 sources_app = typer.Typer(help="The source catalog and its health.", no_args_is_help=True)
 app.add_typer(sources_app, name="sources")
-console = Console()
+console = Console(width=None if sys.stdout.isatty() else 120)
 
 SUMMARY_FIELDS = {
     "source_catalog": ["sources", "enabled"],
@@ -37,7 +39,10 @@ SUMMARY_FIELDS = {
         "exact_content_duplicates",
         "near_duplicates",
     ],
+    "article_index": ["chunks", "encoded", "deleted", "chunks_per_second", "device"],
+    "trends": ["recent_articles", "previous_articles", "topics"],
 }
+DEMO_QUERY = "AI regulation impact on fintech product strategy"
 
 
 def _metadata_value(value: Any) -> Any:
@@ -112,19 +117,72 @@ def demo() -> None:
         pl.col("coverage_sources").list.len(), "published_at", descending=True, nulls_last=True
     )
     table = Table(title="Most widely covered stories")
-    for column in ("published", "source", "tier", "title", "covered by"):
+    for column in ("published", "canonical source", "title", "sources"):
         table.add_column(column)
-    for row in stories.head(10).iter_rows(named=True):
+    for row in stories.head(8).iter_rows(named=True):
         published = row["published_at"].date().isoformat() if row["published_at"] else "undated"
+        table.add_row(published, row["source_id"], row["title"], str(len(row["coverage_sources"])))
+    console.print(table)
+    _print_trends(TableStore(settings.home))
+    search(query=DEMO_QUERY, k=5, source=None, tier=None, domain=None, since=None)
+    console.print("Open the Dagster UI with [bold]make dev[/bold] to see runs, lineage and checks.")
+
+
+def _print_trends(tables: TableStore) -> None:
+    megatrends = tables.read_table("megatrends")
+    if megatrends is None or megatrends.is_empty():
+        return
+    table = Table(title="Megatrends: share of articles, recent window vs the one before")
+    for column in ("megatrend", "recent", "previous"):
+        table.add_column(column)
+    for row in megatrends.iter_rows(named=True):
         table.add_row(
-            published,
-            row["source_id"],
-            row["tier"],
-            row["title"],
-            ", ".join(row["coverage_sources"]),
+            row["name"],
+            f"{row['recent_share']:.0%} ({row['recent_matches']} articles)",
+            f"{row['previous_share']:.0%} ({row['previous_matches']} articles)",
         )
     console.print(table)
-    console.print("Open the Dagster UI with [bold]make dev[/bold] to see runs, lineage and checks.")
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="What to look for.")],
+    k: Annotated[int, typer.Option(min=1, max=100, help="Articles to return.")] = 10,
+    source: Annotated[
+        list[str] | None, typer.Option(help="Only this source id (repeatable).")
+    ] = None,
+    tier: Annotated[list[str] | None, typer.Option(help="Only this tier (repeatable).")] = None,
+    domain: Annotated[list[str] | None, typer.Option(help="Only this domain (repeatable).")] = None,
+    since: Annotated[datetime | None, typer.Option(help="Published on or after (UTC).")] = None,
+) -> None:
+    """Hybrid search over the article index (meaning and words, credibility, recency)."""
+    from prosora_pipelines.lib.embedding import load_embedder
+    from prosora_pipelines.lib.search import SearchFilters, search_articles
+    from prosora_pipelines.lib.vector_store import open_current_table
+
+    settings = get_settings()
+    try:
+        index = open_current_table(settings.home)
+    except LookupError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    embedder = load_embedder(
+        settings.embedding_model, settings.embedding_device, settings.embedding_precision
+    )
+    filters = SearchFilters(
+        sources=tuple(source or ()),
+        tiers=tuple(tier or ()),
+        domains=tuple(domain or ()),
+        since=since.replace(tzinfo=since.tzinfo or UTC) if since else None,
+    )
+    hits = search_articles(index, query, embedder.encode([query])[0], k=k, filters=filters)
+    table = Table(title=f"Search: {query}")
+    for column in ("score", "source", "tier", "published", "title"):
+        table.add_column(column)
+    for hit in hits:
+        published = hit.published_at.date().isoformat() if hit.published_at else "undated"
+        table.add_row(f"{hit.score:.2f}", hit.source_id, hit.tier, published, hit.title)
+    console.print(table)
 
 
 @sources_app.command("list")
