@@ -10,7 +10,9 @@ from typing import Any
 
 import dagster as dg
 import pytest
+from typer.testing import CliRunner
 
+from prosora_pipelines.cli import app
 from prosora_pipelines.definitions import defs
 from prosora_pipelines.lib.embedding import Embedder
 from prosora_pipelines.lib.search import search_articles
@@ -63,3 +65,16 @@ def test_ingest_job_on_the_sample_end_to_end(isolated_home: Path, embedder: Embe
     query = "AI regulation impact on fintech product strategy"
     hits = search_articles(table, query, embedder.encode([query])[0], k=10)
     assert len(hits) == 10 and len({hit.source_id for hit in hits}) >= 4
+
+    runner = CliRunner()
+    searched = runner.invoke(app, ["search", query, "--k", "3", "--tier", "premium"])
+    assert searched.exit_code == 0, searched.output
+    assert "premium" in searched.output and "standard" not in searched.output
+    listed = runner.invoke(app, ["sources", "list"])
+    assert listed.exit_code == 0 and "ledger-line" in listed.output
+
+
+def test_search_before_any_index_explains_what_to_do() -> None:
+    result = CliRunner().invoke(app, ["search", "anything"])
+    assert result.exit_code == 2
+    assert "materialize article_index first" in " ".join(result.output.split())
