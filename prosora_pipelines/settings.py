@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Literal
 
 import platformdirs
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -79,6 +79,13 @@ class Settings(BaseSettings):
     embedding_batch_size: int = Field(64, ge=1, le=4096, description="Texts per forward pass.")
     embedding_precision: Literal["auto", "fp32", "fp16"] = Field(
         "auto", description="'auto' uses fp16 on CUDA and fp32 on CPU."
+    )
+    database_url: str | None = Field(
+        None,
+        # The one setting read without the prefix too: DATABASE_URL is what hosting platforms
+        # and docker compose files set. PROSORA_DATABASE_URL wins when both are present.
+        validation_alias=AliasChoices("PROSORA_DATABASE_URL", "DATABASE_URL"),
+        description="App database URL (postgresql://...); unset means SQLite in PROSORA_HOME.",
     )
 
 

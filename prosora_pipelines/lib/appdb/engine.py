@@ -1,0 +1,83 @@
+"""Engines and sessions for the app database, with the connection settings each needs.
+
+SQLite gets write-ahead logging (readers never block the one writer, so the API, the
+Dagster daemon and run workers can share the file), enforced foreign keys (off by default in
+SQLite, and the cascades depend on them) and a busy timeout (a writer waits for another
+instead of failing at once). SQLAlchemy, not the ``sqlite3`` module, emits ``BEGIN``, so
+every transaction, reads and savepoints included, is a real one (see SQLAlchemy's "Enabling
+Non-Legacy SQLite Transactional Modes"; the ``autocommit`` connect argument it recommends
+needs Python 3.12).
+
+PostgreSQL goes through psycopg 3; ``postgresql://`` and ``postgres://`` URLs, as hosting
+platforms hand them out, are read as ``postgresql+psycopg://``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import URL, Engine, create_engine, event, make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from prosora_pipelines.settings import Settings
+
+SQLITE_FILE_NAME = "prosora.db"
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def database_url_for(settings: Settings) -> str:
+    """``DATABASE_URL`` when set, else the SQLite file under ``PROSORA_HOME``."""
+    if settings.database_url:
+        return settings.database_url
+    return f"sqlite:///{settings.home / SQLITE_FILE_NAME}"
+
+
+def normalize_url(url: str | URL) -> URL:
+    """The URL with PostgreSQL pointed at psycopg 3, whichever spelling it arrived in."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        return parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def make_engine(url: str | URL, *, migrating: bool = False) -> Engine:
+    """An engine for ``url`` with the settings described above.
+
+    ``migrating=True`` is for ``migrate`` only and changes two things on SQLite: foreign
+    keys are not enforced, because Alembic's batch mode rebuilds a table by dropping it and
+    with enforcement on that drop would cascade-delete the rows that refer to it; and
+    transactions start with ``BEGIN IMMEDIATE``, so two processes migrating at once queue
+    for the write lock instead of one failing on a stale read.
+    """
+    parsed = normalize_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(parsed, pool_pre_ping=True)
+    if parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(parsed, connect_args={"check_same_thread": False})
+    foreign_keys = "OFF" if migrating else "ON"
+    begin = "BEGIN IMMEDIATE" if migrating else "BEGIN"
+
+    @event.listens_for(engine, "connect")
+    def _configure(dbapi_connection: Any, _record: Any) -> None:
+        # Autocommit at the driver level, so PRAGMAs apply at once and BEGIN is ours to send.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA foreign_keys={foreign_keys}")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        # Safe with WAL: a power cut may lose the last commits but never corrupts the file.
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Any) -> None:
+        connection.exec_driver_sql(begin)
+
+    return engine
+
+
+def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions whose objects stay readable after commit (the API serializes them then)."""
+    return sessionmaker(engine, expire_on_commit=False)
