@@ -40,6 +40,8 @@ lint: install ## ruff and mypy
 
 bench: install ## benchmarks; each prints its figures
 	$(PY) benchmarks/ingest.py
+	$(PY) benchmarks/embed.py
+	$(PY) benchmarks/search.py
 
 clean: ## remove local data (not the virtual environment)
 	rm -rf $(PROSORA_HOME)

@@ -33,6 +33,7 @@ MANIFEST_DOCUMENT = "article_index_manifest"
 VECTOR_INDEX_MIN_ROWS = 5_000
 ROWS_PER_PARTITION = 4_096
 DELETE_BATCH = 500
+OPTIMIZE_ATTEMPTS = 3
 
 
 def chunk_schema(dimension: int) -> pa.Schema:
@@ -185,9 +186,21 @@ def refresh_indexes(table: Any) -> dict[str, Any]:
         table.create_index(
             "vector", config=IvfHnswSq(distance_type="cosine", num_partitions=partitions)
         )
-    elif rows:
+    if rows:
+        table.optimize()  # compacts the fragments each write adds, and folds in new rows
+    coverage = index_coverage(table)
+    # One optimize after a large write may fold the rows into the vector index but not
+    # into the full-text one (seen with lancedb 0.40), so repeat while rows are left out.
+    for _ in range(OPTIMIZE_ATTEMPTS):
+        if not _unindexed(coverage):
+            break
         table.optimize()
-    return index_coverage(table)
+        coverage = index_coverage(table)
+    return coverage
+
+
+def _unindexed(coverage: dict[str, Any]) -> int:
+    return sum(stats["unindexed"] for stats in coverage.values() if isinstance(stats, dict))
 
 
 def index_coverage(table: Any) -> dict[str, Any]:
