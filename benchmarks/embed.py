@@ -41,11 +41,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
@@ -56,6 +55,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 import numpy as np  # noqa: E402
 import polars as pl  # noqa: E402
 
+from benchmarks.measuring import Timing, timed, verdict  # noqa: E402
 from prosora_pipelines.lib.article_embedding import (  # noqa: E402
     CHUNK_OVERLAP_TOKENS,
     IndexingReport,
@@ -98,9 +98,6 @@ ARTICLE_SCHEMA: dict[str, Any] = {
     "domains": pl.List(pl.String()),
     "published_at": pl.Datetime("us", "UTC"),
 }
-
-P = ParamSpec("P")
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -178,32 +175,6 @@ def articles_frame(corpus: Corpus, indices: range, embedder: Embedder) -> pl.Dat
             f"{len(corpus.words)} words, ask for fewer chunks"
         )
     return pl.DataFrame(rows, schema=ARTICLE_SCHEMA)
-
-
-def timed(action: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> tuple[float, T]:
-    started = time.perf_counter()
-    value = action(*args, **kwargs)
-    return time.perf_counter() - started, value
-
-
-@dataclass
-class Timing:
-    label: str
-    seconds: list[float] = field(default_factory=list)
-
-    @property
-    def median(self) -> float:
-        return statistics.median(self.seconds)
-
-    @property
-    def spread(self) -> str:
-        if len(self.seconds) == 1:
-            return "(1 run)"
-        return f"{min(self.seconds):.2f}–{max(self.seconds):.2f}"
-
-
-def verdict(held: bool) -> str:
-    return "met" if held else "NOT MET"
 
 
 def mib(kib: int) -> str:

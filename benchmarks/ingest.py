@@ -23,18 +23,16 @@ import multiprocessing
 import os
 import re
 import signal
-import statistics
 import sys
 import time
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
 from pathlib import Path
 from types import FrameType
-from typing import ParamSpec, TypeVar
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
@@ -43,6 +41,7 @@ if str(REPO_ROOT) not in sys.path:
 import feedparser  # noqa: E402
 import httpx  # noqa: E402
 
+from benchmarks.measuring import Timing, timed, verdict  # noqa: E402
 from prosora_pipelines.lib.catalog import Source, SourceKind, Tier  # noqa: E402
 from prosora_pipelines.lib.feed_parsing import parse_feed  # noqa: E402
 from prosora_pipelines.lib.fetching import Fetcher, FetchPolicy, FetchRequest  # noqa: E402
@@ -61,8 +60,6 @@ ROUNDS = 3  # the short measurements are repeated; medians are reported
 SPEEDUP_TARGET = 15.0
 REVALIDATION_TARGET = 0.2
 
-P = ParamSpec("P")
-T = TypeVar("T")
 FetchedBody = tuple[Source, bytes, str | None]
 
 
@@ -131,12 +128,6 @@ def wait_until_serving(urls: Sequence[str], server: multiprocessing.process.Base
                 if not server.is_alive() or time.monotonic() > deadline:
                     raise RuntimeError(f"feed server never answered {url}: {exc}") from exc
                 time.sleep(0.05)
-
-
-def timed(action: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> tuple[float, T]:
-    started = time.perf_counter()
-    value = action(*args, **kwargs)
-    return time.perf_counter() - started, value
 
 
 def sequential_feedparser(urls: Sequence[str]) -> list[str]:
@@ -209,35 +200,12 @@ def parse_sequentially(bodies: Sequence[FetchedBody]) -> int:
     )
 
 
-@dataclass
-class Timing:
-    """Wall times of one approach over the rounds."""
-
-    label: str
-    feeds: int
-    seconds: list[float] = field(default_factory=list)
-
-    @property
-    def median(self) -> float:
-        return statistics.median(self.seconds)
-
-    @property
-    def spread(self) -> str:
-        if len(self.seconds) == 1:
-            return "(1 run)"
-        return f"{min(self.seconds):.2f}–{max(self.seconds):.2f}"
-
-
 def report_failures(failures: dict[str, list[str]]) -> None:
     for label, found in failures.items():
         if found:
             print(f"!! {label}: {len(found)} feeds failed over the runs; first ones:")
             for failure in found[:5]:
                 print(f"   {failure}")
-
-
-def verdict(held: bool) -> str:
-    return "met" if held else "NOT MET"
 
 
 def run_benchmark(plan: list[PlannedFeed], ports: dict[str, int]) -> None:
@@ -279,7 +247,7 @@ def run_benchmark(plan: list[PlannedFeed], ports: dict[str, int]) -> None:
         not_modified.append(sum(record.not_modified for record in second.records))
         seconds, items = timed(parse_sequentially, bodies)
         parse.seconds.append(seconds)
-        parse.feeds = len(bodies)
+        parse.items = len(bodies)
 
     print(f"median of {ROUNDS} runs for (b)–(d) and the parse floor, interleaved; (a) runs once")
     print(f"{'approach':<44}{'seconds':>8}{'range':>12}{'feeds/s':>9}{'vs (a)':>8}")
@@ -287,11 +255,11 @@ def run_benchmark(plan: list[PlannedFeed], ports: dict[str, int]) -> None:
         ratio = baseline.median / timing.median
         print(
             f"{timing.label:<44}{timing.median:>8.2f}{timing.spread:>12}"
-            f"{timing.feeds / timing.median:>9.0f}{ratio:>7.1f}×"
+            f"{timing.items / timing.median:>9.0f}{ratio:>7.1f}×"
         )
     print(
-        f"parse floor: {parse.median / parse.feeds * 1000:.1f} ms a feed on one core "
-        f"({items} items from {parse.feeds} bodies)"
+        f"parse floor: {parse.median / parse.items * 1000:.1f} ms a feed on one core "
+        f"({items} items from {parse.items} bodies)"
     )
     print(
         f"(c) + parse floor = {fetch.median + parse.median:.2f} s, "

@@ -56,9 +56,10 @@ import numpy as np  # noqa: E402
 import numpy.typing as npt  # noqa: E402
 import pyarrow as pa  # noqa: E402
 
+from benchmarks.measuring import verdict  # noqa: E402
 from prosora_pipelines.lib.catalog import Tier  # noqa: E402
 from prosora_pipelines.lib.embedding import EmbeddingModelInfo  # noqa: E402
-from prosora_pipelines.lib.search import SearchMode, search_articles  # noqa: E402
+from prosora_pipelines.lib.search import CANDIDATE_COLUMNS, SearchMode, search_articles  # noqa: E402
 from prosora_pipelines.lib.vector_store import (  # noqa: E402
     ROWS_PER_PARTITION,
     VECTOR_INDEX_MIN_ROWS,
@@ -261,19 +262,7 @@ def lance_ids(table: Any, vector: FloatArray, knobs: Knobs, columns: Sequence[st
     return found
 
 
-LIBRARY_COLUMNS = (
-    "chunk_id",
-    "article_id",
-    "text",
-    "title",
-    "url",
-    "source_id",
-    "tier",
-    "credibility",
-    "domains",
-    "published_at",
-    "_distance",
-)
+LIBRARY_COLUMNS = (*CANDIDATE_COLUMNS, "_distance")
 
 
 def recall_at_k(found: Sequence[str], exact: Sequence[str]) -> float:
@@ -329,10 +318,6 @@ def sweep(
             KnobResult(knobs, float(np.mean(recalls)), timing.percentile(50), timing.percentile(95))
         )
     return results
-
-
-def verdict(held: bool) -> str:
-    return "met" if held else "NOT MET"
 
 
 def print_sweep(title: str, results: Sequence[KnobResult]) -> None:

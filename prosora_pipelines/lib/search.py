@@ -37,7 +37,7 @@ from prosora_pipelines.lib.vector_store import sql_string
 
 SNIPPET_CHARACTERS = 320
 HNSW_MIN_EF = 50
-_COLUMNS = [
+CANDIDATE_COLUMNS = [
     "chunk_id",
     "article_id",
     "text",
@@ -181,7 +181,7 @@ def _vector_candidates(
     if where:
         query = query.where(where, prefilter=True)
     rows: list[dict[str, Any]] = (
-        query.limit(limit).select([*_COLUMNS, "_distance"]).to_arrow().to_pylist()
+        query.limit(limit).select([*CANDIDATE_COLUMNS, "_distance"]).to_arrow().to_pylist()
     )
     return rows
 
@@ -191,7 +191,7 @@ def _text_candidates(table: Any, text: str, where: str | None, limit: int) -> li
     if where:
         query = query.where(where, prefilter=True)
     rows: list[dict[str, Any]] = (
-        query.limit(limit).select([*_COLUMNS, "_score"]).to_arrow().to_pylist()
+        query.limit(limit).select([*CANDIDATE_COLUMNS, "_score"]).to_arrow().to_pylist()
     )
     return rows
 
