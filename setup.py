@@ -54,6 +54,7 @@ setup(
         "alembic>=1.13",
         "psycopg[binary]>=3.1",
         "typing-extensions>=4.5",
+        "google-genai>=1.20,<4",
     ],
     extras_require={
         "dev": [

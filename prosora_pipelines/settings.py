@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Literal
 
 import platformdirs
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -86,6 +86,40 @@ class Settings(BaseSettings):
         # and docker compose files set. PROSORA_DATABASE_URL wins when both are present.
         validation_alias=AliasChoices("PROSORA_DATABASE_URL", "DATABASE_URL"),
         description="App database URL (postgresql://...); unset means SQLite in PROSORA_HOME.",
+    )
+    generator: Literal["extractive", "gemini", "ollama", "openai"] = Field(
+        "extractive",
+        description="Who writes drafts: 'extractive' (no LLM) or an LLM provider.",
+    )
+    llm_model: str | None = Field(
+        None, description="Model name for the LLM provider; each provider has a default."
+    )
+    llm_base_url: str | None = Field(
+        None, description="Server URL for the LLM provider; each provider has a default."
+    )
+    llm_timeout: float = Field(30.0, gt=0, description="Seconds one LLM request may take.")
+    llm_max_retries: int = Field(
+        2, ge=0, le=10, description="Retries after a timeout, 429 or 5xx from the LLM provider."
+    )
+    llm_max_concurrency: int = Field(
+        4, ge=1, le=64, description="LLM requests in flight at once from one process."
+    )
+    llm_breaker_failures: int = Field(
+        5, ge=1, description="Consecutive LLM failures that open the circuit breaker."
+    )
+    llm_breaker_reset_seconds: float = Field(
+        60.0, gt=0, description="Seconds the open breaker refuses calls before one trial call."
+    )
+    llm_refine_analysis: bool = Field(
+        False, description="Ask the LLM provider to refine the offline query analysis."
+    )
+    llm_api_key: SecretStr | None = Field(
+        None,
+        # Read without the prefix too, under the names each provider's own tools use.
+        validation_alias=AliasChoices(
+            "PROSORA_LLM_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY", "OPENAI_API_KEY"
+        ),
+        description="API key for the LLM provider; never logged or shown in errors.",
     )
 
 
