@@ -13,9 +13,12 @@ import pytest
 from prosora_pipelines.lib.article_embedding import index_articles
 from prosora_pipelines.lib.articles import articles_frame
 from prosora_pipelines.lib.embedding import Embedder, load_embedder
-from prosora_pipelines.lib.vector_store import ArticleIndex
+from prosora_pipelines.lib.table_store import TableStore
+from prosora_pipelines.lib.vector_store import ArticleIndex, CurrentIndex, write_manifest
 from prosora_pipelines.settings import get_settings
 from prosora_pipelines_tests.support.sample_ingest import sample_articles
+
+pytest_plugins = ["prosora_pipelines_tests.support.databases"]
 
 
 @pytest.fixture(autouse=True)
@@ -36,12 +39,26 @@ def embedder() -> Embedder:
 
 
 @pytest.fixture(scope="session")
-def sample_index(
-    tmp_path_factory: pytest.TempPathFactory, embedder: Embedder
-) -> tuple[pl.DataFrame, Any]:
-    """The bundled sample's canonical articles and their LanceDB chunk table, built once."""
+def sample_frame() -> pl.DataFrame:
+    """The bundled sample's canonical articles, ingested once per session."""
     built, _ = sample_articles()
-    frame = articles_frame(built).filter(pl.col("duplicate_of").is_null())
-    index = ArticleIndex(tmp_path_factory.mktemp("sample-index") / "lancedb")
-    report = index_articles(frame, embedder, index)
-    return frame, index.open(report.manifest.table)
+    return articles_frame(built).filter(pl.col("duplicate_of").is_null())
+
+
+@pytest.fixture(scope="session")
+def sample_index_home(
+    tmp_path_factory: pytest.TempPathFactory, embedder: Embedder, sample_frame: pl.DataFrame
+) -> Path:
+    """A PROSORA_HOME holding the bundled sample's article index and its manifest, built
+    once per session; tests read it and never write to it."""
+    home = tmp_path_factory.mktemp("sample-home")
+    report = index_articles(sample_frame, embedder, ArticleIndex(home / "lancedb"))
+    write_manifest(TableStore(home), report.manifest)
+    return home
+
+
+@pytest.fixture(scope="session")
+def sample_index(sample_frame: pl.DataFrame, sample_index_home: Path) -> tuple[pl.DataFrame, Any]:
+    """The bundled sample's canonical articles and their LanceDB chunk table."""
+    table, _ = CurrentIndex(sample_index_home).table()
+    return sample_frame, table

@@ -4,8 +4,8 @@
    ``candidates`` of each, with every filter applied inside the LanceDB query (prefilter),
    so filtered-out rows never crowd out the ones asked for.
 2. Articles: each list is collapsed to articles, each scored by its best chunk (cosine
-   similarity, or BM25), which becomes the snippet; an article with many matching chunks
-   does not crowd the list.
+   similarity, or BM25), which becomes the passage (and, shortened, the snippet); an article
+   with many matching chunks does not crowd the list.
 3. Fusion: relative score fusion. Each list's scores are min-max normalized to 0..1 (so
    BM25's unbounded scale and cosine's are comparable), then combined as
    ``vector_share * vector + (1 - vector_share) * text``, an article missing from a list
@@ -88,6 +88,7 @@ class SearchHit:
     domains: tuple[str, ...]
     published_at: datetime | None
     snippet: str
+    passage: str
     chunk_id: str
     score: float
     components: dict[str, float] = field(default_factory=dict)
@@ -161,8 +162,12 @@ def diversify(hits: Sequence[SearchHit], k: int, max_per_source: int) -> list[Se
     return chosen
 
 
-def _snippet(text: str, title: str) -> str:
-    body = text.removeprefix(title).strip() if title else text
+def _passage(text: str, title: str) -> str:
+    """The chunk's text without the title that every chunk repeats."""
+    return text.removeprefix(title).strip() if title else text
+
+
+def _snippet(body: str) -> str:
     if len(body) <= SNIPPET_CHARACTERS:
         return body
     return body[:SNIPPET_CHARACTERS].rsplit(" ", 1)[0] + "…"
@@ -253,6 +258,7 @@ def search_articles(
         relevance = fused_score / top
         recency = recency_weight(row["published_at"], now, weights.recency_half_life_days)
         credibility = float(row["credibility"])
+        passage = _passage(row["text"], row["title"])
         score = (
             weights.relevance * relevance
             + weights.credibility * credibility
@@ -268,7 +274,8 @@ def search_articles(
                 credibility=credibility,
                 domains=tuple(row["domains"] or ()),
                 published_at=row["published_at"],
-                snippet=_snippet(row["text"], row["title"]),
+                snippet=_snippet(passage),
+                passage=passage,
                 chunk_id=chunk_id,
                 score=score,
                 components={"relevance": relevance, "credibility": credibility, "recency": recency},

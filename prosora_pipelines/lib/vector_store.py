@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ VECTOR_INDEX_MIN_ROWS = 5_000
 ROWS_PER_PARTITION = 4_096
 DELETE_BATCH = 500
 OPTIMIZE_ATTEMPTS = 3
+READER_CONSISTENCY = timedelta(seconds=5)
 
 
 def chunk_schema(dimension: int) -> pa.Schema:
@@ -116,14 +117,39 @@ def open_current_table(home: Path) -> Any:
     return ArticleIndex(home / "lancedb").open(manifest.table)
 
 
+class CurrentIndex:
+    """The table readers use, for a long-lived reader (the query engine, the API).
+
+    Each call re-reads the small manifest and reopens only when it names another table (a
+    new embedding model); writes to the same table become visible within
+    ``READER_CONSISTENCY`` through LanceDB's read consistency interval.
+    """
+
+    def __init__(self, home: Path) -> None:
+        self._tables = TableStore(home)
+        self._index = ArticleIndex(home / "lancedb", read_consistency=READER_CONSISTENCY)
+        self._open: tuple[str, Any] | None = None
+
+    def table(self) -> tuple[Any, IndexManifest]:
+        """The current table and its manifest; LookupError before the first index run."""
+        manifest = read_manifest(self._tables)
+        if manifest is None:
+            raise LookupError(
+                f"no article index under {self._tables.home}: materialize article_index first"
+            )
+        if self._open is None or self._open[0] != manifest.table:
+            self._open = (manifest.table, self._index.open(manifest.table))
+        return self._open[1], manifest
+
+
 class ArticleIndex:
     """A LanceDB database folder holding chunk tables."""
 
-    def __init__(self, uri: str | Path) -> None:
+    def __init__(self, uri: str | Path, read_consistency: timedelta | None = None) -> None:
         import lancedb
 
         self.uri = str(uri)
-        self._db = lancedb.connect(self.uri)
+        self._db = lancedb.connect(self.uri, read_consistency_interval=read_consistency)
 
     def table_names(self) -> list[str]:
         listed = self._db.list_tables()

@@ -48,7 +48,9 @@ def test_recency_halves_every_half_life_and_undated_is_zero() -> None:
 
 
 def _hit(article_id: str, source: str, score: float) -> SearchHit:
-    return SearchHit(article_id, article_id, "u", source, "standard", 0.7, (), None, "", "c", score)
+    return SearchHit(
+        article_id, article_id, "u", source, "standard", 0.7, (), None, "", "", "c", score
+    )
 
 
 def test_diversity_caps_a_source_while_others_remain() -> None:

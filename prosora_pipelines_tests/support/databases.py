@@ -1,5 +1,6 @@
-"""Why: the app database must behave the same on its two backends, so every database test
-runs on a SQLite file and on a fresh PostgreSQL database that is dropped afterwards.
+"""Database fixtures for every test that touches the app database (a pytest plugin loaded by
+the root conftest): the app database must behave the same on its two backends, so each such
+test runs on a SQLite file and on a fresh PostgreSQL database that is dropped afterwards.
 
 PostgreSQL is the server on 127.0.0.1:5432 with trust authentication. When it cannot be
 reached the PostgreSQL cases are skipped with the reason, except under ``CI=true``, where

@@ -115,7 +115,7 @@ DEFAULT_VOICE_PROFILE = VoiceProfileInput(
         "sentence, every claim tied to a cited source, opinions marked as opinions."
     ),
     frameworks=["first principles", "second-order effects", "trade-offs"],
-    phrases_to_use=["the evidence shows", "what this means for"],
+    phrases_to_use=["the evidence shows", "here is the part that matters"],
     phrases_to_avoid=["game-changer", "revolutionary", "in today's fast-paced world"],
     audience="product, technology, finance and policy professionals",
     default_formats=["linkedin_post", "x_thread", "blog_outline"],

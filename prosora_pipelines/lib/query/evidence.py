@@ -1,0 +1,135 @@
+"""Phase 2, evidence: the articles a query's drafts may draw on, from the materialized index.
+
+The hybrid search (``lib.search``) does the retrieval; the analysis steers it:
+
+- the evidence level sets how many articles and how credible (``EVIDENCE_PLANS``); a
+  ``deep`` query asks for sources of credibility ``DEEP_MIN_CREDIBILITY`` or more, and falls
+  back to any credibility when fewer than ``MIN_EVIDENCE`` such articles match;
+- the domains re-rank: each hit gains ``DOMAIN_BOOST`` times the analysis weight of the
+  domains its source covers, so a fintech question prefers fintech sources without
+  excluding a strong match from elsewhere.
+
+Nothing here touches the network: a query reads only what the pipelines materialized.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from prosora_pipelines.lib.query.analysis import EvidenceLevel, QueryAnalysis
+from prosora_pipelines.lib.search import SearchFilters, SearchHit, diversify, search_articles
+
+DOMAIN_BOOST = 0.2
+DEEP_MIN_CREDIBILITY = 0.75
+MIN_EVIDENCE = 3
+
+
+@dataclass(frozen=True)
+class EvidencePlan:
+    articles: int
+    min_credibility: float | None
+
+
+EVIDENCE_PLANS: dict[EvidenceLevel, EvidencePlan] = {
+    "light": EvidencePlan(articles=4, min_credibility=None),
+    "standard": EvidencePlan(articles=6, min_credibility=None),
+    "deep": EvidencePlan(articles=8, min_credibility=DEEP_MIN_CREDIBILITY),
+}
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One article a draft may cite, numbered ``ref`` (1-based) within its query."""
+
+    ref: int
+    article_id: str
+    title: str
+    url: str
+    source_id: str
+    tier: str
+    credibility: float
+    published_at: datetime | None
+    snippet: str
+    passage: str
+    score: float
+
+    @property
+    def text(self) -> str:
+        """Everything a draft citing this article may take facts from."""
+        return f"{self.title}\n{self.passage}"
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "ref": self.ref,
+            "article_id": self.article_id,
+            "title": self.title,
+            "url": self.url,
+            "source_id": self.source_id,
+            "tier": self.tier,
+            "credibility": self.credibility,
+            "published_at": self.published_at.isoformat() if self.published_at else None,
+            "snippet": self.snippet,
+            "score": round(self.score, 4),
+        }
+
+
+def domain_boosted(
+    hits: list[SearchHit], domain_weights: Mapping[str, float], articles: int, max_per_source: int
+) -> list[SearchHit]:
+    """``hits`` re-ranked by the domains they cover, then diversified down to ``articles``."""
+    boosted = [
+        replace(
+            hit,
+            score=hit.score + DOMAIN_BOOST * sum(domain_weights.get(d, 0.0) for d in hit.domains),
+        )
+        for hit in hits
+    ]
+    boosted.sort(key=lambda hit: (-hit.score, hit.article_id))
+    return diversify(boosted, articles, max_per_source)
+
+
+def gather_evidence(
+    table: Any,
+    query: str,
+    query_vector: npt.NDArray[np.float32],
+    analysis: QueryAnalysis,
+    *,
+    filters: SearchFilters | None = None,
+    articles: int | None = None,
+    now: datetime | None = None,
+) -> list[Evidence]:
+    """The evidence for ``query``, numbered in rank order (see the module docstring)."""
+    plan = EVIDENCE_PLANS[analysis.evidence_level]
+    wanted = articles or plan.articles
+    filters = filters or SearchFilters()
+    # Twice as many hits as wanted, so the domain re-ranking has something to choose from.
+    pool = 2 * wanted
+    hits: list[SearchHit] = []
+    if plan.min_credibility is not None and filters.min_credibility is None:
+        credible = replace(filters, min_credibility=plan.min_credibility)
+        hits = search_articles(table, query, query_vector, k=pool, filters=credible, now=now)
+    if len(hits) < MIN_EVIDENCE:
+        hits = search_articles(table, query, query_vector, k=pool, filters=filters, now=now)
+    chosen = domain_boosted(hits, analysis.domains, wanted, max_per_source=2)
+    return [
+        Evidence(
+            ref=position,
+            article_id=hit.article_id,
+            title=hit.title,
+            url=hit.url,
+            source_id=hit.source_id,
+            tier=hit.tier,
+            credibility=hit.credibility,
+            published_at=hit.published_at,
+            snippet=hit.snippet,
+            passage=hit.passage,
+            score=hit.score,
+        )
+        for position, hit in enumerate(chosen, start=1)
+    ]

@@ -1,0 +1,47 @@
+"""The query engine as the settings describe it: the one place that wires the parts."""
+
+from __future__ import annotations
+
+from prosora_pipelines.lib.appdb.engine import database_url_for, make_engine, make_session_factory
+from prosora_pipelines.lib.appdb.migrations import migrate
+from prosora_pipelines.lib.embedding import load_embedder
+from prosora_pipelines.lib.query.engine import AnalysisRefiner, QueryEngine
+from prosora_pipelines.lib.query.extractive import ExtractiveGenerator
+from prosora_pipelines.lib.query.generation import Generator
+from prosora_pipelines.lib.query.llm_drafting import LLMAnalysisRefiner, LLMDraftGenerator
+from prosora_pipelines.lib.query.prediction import EngagementPrior
+from prosora_pipelines.lib.vector_store import CurrentIndex
+from prosora_pipelines.settings import Settings
+
+
+def generator_from_settings(settings: Settings) -> tuple[Generator, AnalysisRefiner | None]:
+    """The configured draft writer (an LLM backed by the extractive generator, or the
+    extractive one alone) and, when asked for, the LLM analysis refiner."""
+    extractive = ExtractiveGenerator()
+    if settings.generator == "extractive":
+        return extractive, None
+    from prosora_pipelines.lib.llm.providers import make_chat_client
+
+    client = make_chat_client(settings)
+    refiner = LLMAnalysisRefiner(client) if settings.llm_refine_analysis else None
+    return LLMDraftGenerator(client, fallback=extractive), refiner
+
+
+def engine_from_settings(settings: Settings) -> QueryEngine:
+    """A ready engine: model loaded, app database migrated; ``LookupError`` when there is no
+    article index yet."""
+    url = database_url_for(settings)
+    migrate(url)
+    generator, refiner = generator_from_settings(settings)
+    engine = QueryEngine(
+        embedder=load_embedder(
+            settings.embedding_model, settings.embedding_device, settings.embedding_precision
+        ),
+        index=CurrentIndex(settings.home),
+        sessions=make_session_factory(make_engine(url)),
+        generator=generator,
+        predictor=EngagementPrior(),
+        refiner=refiner,
+    )
+    engine.warm_up()
+    return engine

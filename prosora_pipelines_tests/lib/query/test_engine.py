@@ -1,0 +1,167 @@
+"""Why: ``process_query`` is the product's main promise; on both database backends it must
+answer from the materialized index, store the answer with its provenance (evidence, model
+versions, phase timings), apply learning patterns, say plainly when it cannot draft, and
+record a failed query rather than lose it."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from prosora_pipelines.lib.appdb.engine import make_engine, make_session_factory
+from prosora_pipelines.lib.appdb.migrations import migrate
+from prosora_pipelines.lib.appdb.models import LearningPattern, Query
+from prosora_pipelines.lib.appdb.repository import (
+    InvalidInputError,
+    NotFoundError,
+    get_or_create_user,
+    upsert_voice_profile,
+)
+from prosora_pipelines.lib.embedding import Embedder
+from prosora_pipelines.lib.query.engine import PHASES, QueryEngine, QueryFailedError
+from prosora_pipelines.lib.query.extractive import ExtractiveGenerator
+from prosora_pipelines.lib.query.prediction import EngagementPrior
+from prosora_pipelines.lib.vector_store import CurrentIndex
+
+QUERY = "AI regulation impact on fintech product strategy"
+
+
+def _engine(database_url: str, embedder: Embedder, home: Path) -> QueryEngine:
+    migrate(database_url)
+    return QueryEngine(
+        embedder=embedder,
+        index=CurrentIndex(home),
+        sessions=make_session_factory(make_engine(database_url)),
+        generator=ExtractiveGenerator(),
+        predictor=EngagementPrior(),
+    )
+
+
+@pytest.fixture
+def engine(database_url: str, embedder: Embedder, sample_index_home: Path) -> Iterator[QueryEngine]:
+    engine = _engine(database_url, embedder, sample_index_home)
+    yield engine
+    engine.sessions.kw["bind"].dispose()
+
+
+@pytest.fixture
+def user_id(engine: QueryEngine) -> uuid.UUID:
+    with engine.sessions.begin() as session:
+        return get_or_create_user(session, "writer@example.com", "Writer").id
+
+
+def test_a_query_is_answered_and_stored_with_its_provenance(
+    engine: QueryEngine, user_id: uuid.UUID
+) -> None:
+    result = engine.process_query(user_id, QUERY, {"formats": ["linkedin_post", "x_thread"]})
+    assert result.status == "completed" and result.degraded_reason is None
+    assert set(result.timings_ms) == set(PHASES)
+    assert len(result.evidence) == 8
+    assert [v.format for v in result.variants].count("linkedin_post") == 4
+    assert [v.format for v in result.variants].count("x_thread") == 4
+    for variant in result.variants:
+        assert variant.citations
+        assert variant.prediction.kind == "prior" and 0 < variant.prediction.rate < 1
+        assert variant.prediction.reasons
+    with engine.sessions() as session:
+        stored = session.get(Query, result.query_id)
+        assert stored is not None
+        assert stored.status == "completed"
+        assert stored.model_versions["generator"] == "extractive-1"
+        assert stored.model_versions["predictor"] == "engagement-prior-1"
+        assert stored.model_versions["embedding"].startswith("all-MiniLM-L6-v2@")
+        assert set(stored.metrics["timings_ms"]) == set(PHASES) - {"persistence"}
+        assert [e["article_id"] for e in stored.results["evidence"]] == [
+            e["article_id"] for e in result.evidence
+        ]
+        assert [v.id for v in stored.variants] == [v.id for v in result.variants]
+        assert stored.variants[0].citations[0]["url"].startswith("https://")
+        assert stored.variants[0].predicted_engagement == pytest.approx(
+            result.variants[0].prediction.rate, abs=1e-5
+        )
+
+
+def test_the_users_voice_profile_is_used(engine: QueryEngine, user_id: uuid.UUID) -> None:
+    with engine.sessions.begin() as session:
+        user = get_or_create_user(session, "writer@example.com", "Writer")
+        upsert_voice_profile(
+            session,
+            user,
+            {
+                "voice_description": "Plain.",
+                "frameworks": ["jobs to be done"],
+                "phrases_to_use": ["here is the catch"],
+                "audience": "fintech founders",
+                "default_formats": ["linkedin_post"],
+            },
+        )
+    result = engine.process_query(user_id, QUERY, {"formats": ["linkedin_post"]})
+    assert all("Here is the catch: " in v.text for v in result.variants)
+
+
+def test_learning_patterns_order_the_hooks_and_are_counted(
+    engine: QueryEngine, user_id: uuid.UUID
+) -> None:
+    with engine.sessions.begin() as session:
+        pattern = LearningPattern(
+            user_id=user_id,
+            pattern_type="hook_type",
+            pattern_data={"hook_type": "question", "lift": 0.4},
+            confidence=0.8,
+        )
+        session.add(pattern)
+        session.flush()
+        pattern_id = pattern.id
+    result = engine.process_query(
+        user_id, QUERY, {"formats": ["x_thread"], "variants_per_format": 3}
+    )
+    assert [v.hook_type for v in result.variants] == ["question", "data", "contrarian"]
+    assert result.patterns_applied == [pattern_id]
+    with engine.sessions() as session:
+        stored = session.get(LearningPattern, pattern_id)
+        assert stored is not None and stored.usage_count == 1
+
+
+def test_no_matching_evidence_gives_a_partial_answer_that_says_why(
+    engine: QueryEngine, user_id: uuid.UUID
+) -> None:
+    result = engine.process_query(user_id, QUERY, {"sources": ["no-such-source"]})
+    assert result.status == "partial"
+    assert result.variants == [] and result.evidence == []
+    assert result.degraded_reason is not None
+    assert result.degraded_reason.startswith("no evidence: nothing in the article index matches")
+    with engine.sessions() as session:
+        assert session.get(Query, result.query_id) is not None
+
+
+def test_bad_input_is_refused_with_the_reason(engine: QueryEngine, user_id: uuid.UUID) -> None:
+    with pytest.raises(InvalidInputError, match="the text is empty"):
+        engine.process_query(user_id, "   ")
+    with pytest.raises(InvalidInputError, match="variants_per_format"):
+        engine.process_query(user_id, QUERY, {"variants_per_format": 9})
+    with pytest.raises(InvalidInputError, match=r"formats\.0"):
+        engine.process_query(user_id, QUERY, {"formats": ["tiktok"]})
+    with pytest.raises(NotFoundError):
+        engine.process_query(uuid.uuid4(), QUERY)
+    with engine.sessions() as session:
+        assert session.scalars(select(Query)).all() == []
+
+
+def test_a_failed_query_is_stored_as_failed(
+    database_url: str, embedder: Embedder, tmp_path: Path
+) -> None:
+    engine = _engine(database_url, embedder, tmp_path / "no-index-here")
+    with engine.sessions.begin() as session:
+        user_id = get_or_create_user(session, "writer@example.com", "Writer").id
+    with pytest.raises(QueryFailedError, match="no article index") as failure:
+        engine.process_query(user_id, QUERY)
+    with engine.sessions() as session:
+        stored = session.get(Query, failure.value.query_id)
+        assert stored is not None and stored.status == "failed"
+        assert "no article index" in stored.results["error"]
+        assert stored.variants == []
+    engine.sessions.kw["bind"].dispose()
