@@ -42,6 +42,7 @@ bench: install ## benchmarks; each prints its figures
 	$(PY) benchmarks/ingest.py
 	$(PY) benchmarks/embed.py
 	$(PY) benchmarks/search.py
+	$(PY) benchmarks/query.py
 
 clean: ## remove local data (not the virtual environment)
 	rm -rf $(PROSORA_HOME)

@@ -19,18 +19,11 @@ Run: ``make bench`` or ``.venv/bin/python benchmarks/ingest.py`` from the reposi
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
 import os
-import re
 import signal
 import sys
-import time
-import urllib.request
 from collections.abc import Sequence
-from contextlib import ExitStack
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from multiprocessing.connection import Connection
 from pathlib import Path
 from types import FrameType
 
@@ -41,93 +34,23 @@ if str(REPO_ROOT) not in sys.path:
 import feedparser  # noqa: E402
 import httpx  # noqa: E402
 
+from benchmarks.loopback_feeds import HOSTS, PlannedFeed, plan_feeds, served_feeds  # noqa: E402
 from benchmarks.measuring import Timing, timed, verdict  # noqa: E402
-from prosora_pipelines.lib.catalog import Source, SourceKind, Tier  # noqa: E402
+from prosora_pipelines.lib.catalog import Source, Tier  # noqa: E402
 from prosora_pipelines.lib.feed_parsing import parse_feed  # noqa: E402
 from prosora_pipelines.lib.fetching import Fetcher, FetchPolicy, FetchRequest  # noqa: E402
 from prosora_pipelines.lib.ingestion import IngestResult, ingest_sources  # noqa: E402
-from prosora_pipelines_tests.support.feed_server import FeedServer, Route  # noqa: E402
 
-SAMPLE_FEEDS = REPO_ROOT / "prosora_pipelines" / "catalogs" / "sample" / "feeds"
 FEED_COUNT = 300
-HOSTS = tuple(f"127.0.0.{n}" for n in range(2, 32))
 LATENCY_SECONDS = 0.02
 ALLOWED_SKEW = timedelta(minutes=120)  # the Settings default (future_date_skew_minutes)
 TIME_LIMIT_SECONDS = 115
 SERVER_LIFETIME_SECONDS = TIME_LIMIT_SECONDS + 30  # the server ends even if we are killed
-READY_TIMEOUT_SECONDS = 30.0
 ROUNDS = 3  # the short measurements are repeated; medians are reported
 SPEEDUP_TARGET = 15.0
 REVALIDATION_TARGET = 0.2
 
 FetchedBody = tuple[Source, bytes, str | None]
-
-
-@dataclass(frozen=True)
-class PlannedFeed:
-    """One of the 300 feeds: where it is served and which sample body it serves."""
-
-    index: int
-    host: str
-    path: str
-    file: Path
-    kind: SourceKind
-
-    @property
-    def content_type(self) -> str:
-        subtype = "atom+xml" if self.kind is SourceKind.ATOM else "rss+xml"
-        return f"application/{subtype}; charset=utf-8"
-
-
-def _kind_of(body: bytes) -> SourceKind:
-    return SourceKind.ATOM if re.search(rb"<feed[\s>]", body[:2048]) else SourceKind.RSS
-
-
-def plan_feeds() -> list[PlannedFeed]:
-    """300 feeds cycling through the sample bodies, dealt round-robin over the hosts."""
-    files = sorted(SAMPLE_FEEDS.glob("*.xml"))
-    kinds = {file: _kind_of(file.read_bytes()) for file in files}
-    plan = []
-    for index in range(FEED_COUNT):
-        file = files[index % len(files)]
-        plan.append(
-            PlannedFeed(
-                index=index,
-                host=HOSTS[index % len(HOSTS)],
-                path=f"/feeds/{index:03d}/{file.name}",
-                file=file,
-                kind=kinds[file],
-            )
-        )
-    return plan
-
-
-def serve_feeds(plan: list[PlannedFeed], ports: Connection) -> None:
-    """Child process: one FeedServer per host; sends {host: port}, serves until terminated."""
-    bodies = {feed.file: feed.file.read_bytes() for feed in plan}
-    servers = {host: FeedServer(host=host, latency=LATENCY_SECONDS) for host in HOSTS}
-    for feed in plan:
-        servers[feed.host].add(feed.path, Route(bodies[feed.file], content_type=feed.content_type))
-    with ExitStack() as stack:
-        for server in servers.values():
-            stack.enter_context(server)
-        ports.send({host: server.port for host, server in servers.items()})
-        time.sleep(SERVER_LIFETIME_SECONDS)
-
-
-def wait_until_serving(urls: Sequence[str], server: multiprocessing.process.BaseProcess) -> None:
-    """Poll one URL per host until each answers 200, or fail after a bounded wait."""
-    deadline = time.monotonic() + READY_TIMEOUT_SECONDS
-    for url in urls:
-        while True:
-            try:
-                with urllib.request.urlopen(url, timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError as exc:
-                if not server.is_alive() or time.monotonic() > deadline:
-                    raise RuntimeError(f"feed server never answered {url}: {exc}") from exc
-                time.sleep(0.05)
 
 
 def sequential_feedparser(urls: Sequence[str]) -> list[str]:
@@ -213,7 +136,7 @@ def run_benchmark(plan: list[PlannedFeed], ports: dict[str, int]) -> None:
         Source(
             id=f"feed-{feed.index:03d}",
             name=f"Benchmark feed {feed.index}",
-            url=f"http://{feed.host}:{ports[feed.host]}{feed.path}",
+            url=feed.url(ports),
             kind=feed.kind,
             tier=Tier.STANDARD,
             credibility=0.7,
@@ -299,7 +222,7 @@ def main() -> None:
     os.environ["NO_PROXY"] = os.environ["no_proxy"] = "*"
     signal.signal(signal.SIGALRM, _out_of_time)
     signal.alarm(TIME_LIMIT_SECONDS)
-    plan = plan_feeds()
+    plan = plan_feeds(FEED_COUNT)
     print(
         f"Ingest benchmark: {FEED_COUNT} feeds ({len({feed.file for feed in plan})} sample "
         f"bodies) on {len(HOSTS)} loopback hosts, {LATENCY_SECONDS * 1000:.0f} ms server "
@@ -312,33 +235,11 @@ def main() -> None:
         f"{FetchPolicy().per_host_concurrency} per host"
     )
     print()
-    context = multiprocessing.get_context("spawn")
-    receiver, sender = context.Pipe(duplex=False)
-    server = context.Process(
-        target=serve_feeds, args=(plan, sender), name="bench-feed-server", daemon=True
-    )
-    server.start()
-    sender.close()  # so that a server dying before it sends its ports ends the wait at once
     try:
-        if not receiver.poll(READY_TIMEOUT_SECONDS):
-            raise RuntimeError(f"feed server process sent no ports in {READY_TIMEOUT_SECONDS} s")
-        try:
-            ports: dict[str, int] = receiver.recv()
-        except EOFError:
-            raise RuntimeError("feed server process exited before serving (see above)") from None
-        one_path_per_host = {feed.host: feed.path for feed in plan}
-        wait_until_serving(
-            [f"http://{host}:{ports[host]}{path}" for host, path in one_path_per_host.items()],
-            server,
-        )
-        run_benchmark(plan, ports)
+        with served_feeds(plan, LATENCY_SECONDS, SERVER_LIFETIME_SECONDS) as ports:
+            run_benchmark(plan, ports)
     finally:
         signal.alarm(0)
-        server.terminate()
-        server.join(5)
-        if server.is_alive():
-            server.kill()
-            server.join(5)
 
 
 if __name__ == "__main__":

@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from prosora_pipelines.lib.catalog import CatalogError, load_catalog
 from prosora_pipelines.lib.table_store import TableStore
+from prosora_pipelines.query_commands import profile_app, query, run_query
 from prosora_pipelines.settings import get_settings
+from prosora_pipelines.terminal import console, fail
 
 app = typer.Typer(help="Prosora Pipelines: self-hosted content intelligence.", no_args_is_help=True)
 sources_app = typer.Typer(help="The source catalog and its health.", no_args_is_help=True)
 app.add_typer(sources_app, name="sources")
-console = Console(width=None if sys.stdout.isatty() else 120)
+app.add_typer(profile_app, name="profile")
+app.command()(query)
 
 SUMMARY_FIELDS = {
     "source_catalog": ["sources", "enabled"],
@@ -42,7 +43,10 @@ SUMMARY_FIELDS = {
     "article_index": ["chunks", "encoded", "deleted", "chunks_per_second", "device"],
     "trends": ["recent_articles", "previous_articles", "topics"],
 }
-DEMO_QUERY = "AI regulation impact on fintech product strategy"
+DEMO_QUERIES = [
+    ("AI regulation impact on fintech product strategy", ["linkedin_post"]),
+    ("Write an X thread on stablecoin reserve rules", None),
+]
 
 
 def _metadata_value(value: Any) -> Any:
@@ -54,16 +58,17 @@ def run_ingest(*, force: bool, only_sources: list[str]) -> bool:
     import dagster as dg
 
     from prosora_pipelines.definitions import defs
+    from prosora_pipelines.run_progress import execute_with_progress
 
     definitions = defs()
     job = definitions.resolve_job_def("ingest")
     run_config = dg.RunConfig(
-        ops={"raw_entries": {"config": {"force": force, "only_sources": only_sources}}}
+        ops={"raw_entries": {"config": {"force": force, "only_sources": only_sources}}},
+        # The progress bar shows the run; the full log stays in the instance for the UI.
+        loggers={"console": {"config": {"log_level": "WARNING"}}},
     )
     with dg.DagsterInstance.get() as instance:
-        result = job.execute_in_process(
-            run_config=run_config, instance=instance, raise_on_error=False
-        )
+        result = execute_with_progress(job, instance, run_config, console)
     table = Table(title="Materialized", show_lines=False)
     table.add_column("asset")
     table.add_column("figures")
@@ -124,7 +129,9 @@ def demo() -> None:
         table.add_row(published, row["source_id"], row["title"], str(len(row["coverage_sources"])))
     console.print(table)
     _print_trends(TableStore(settings.home))
-    search(query=DEMO_QUERY, k=5, source=None, tier=None, domain=None, since=None)
+    for text, formats in DEMO_QUERIES:
+        console.rule(f"Query: {text}")
+        run_query(text, formats, variants=3, email=None)
     console.print("Open the Dagster UI with [bold]make dev[/bold] to see runs, lineage and checks.")
 
 
@@ -164,8 +171,7 @@ def search(
     try:
         index = open_current_table(settings.home)
     except LookupError as exc:
-        console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from None
+        raise fail(str(exc)) from None
     embedder = load_embedder(
         settings.embedding_model, settings.embedding_device, settings.embedding_precision
     )
@@ -194,8 +200,7 @@ def sources_list(
     try:
         loaded = load_catalog(catalog or settings.catalog)
     except CatalogError as exc:
-        console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from None
+        raise fail(str(exc)) from None
     health = TableStore(settings.home).read_table("source_health")
     by_id = (
         {row["source_id"]: row for row in health.iter_rows(named=True)}

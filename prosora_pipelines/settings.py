@@ -87,6 +87,9 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("PROSORA_DATABASE_URL", "DATABASE_URL"),
         description="App database URL (postgresql://...); unset means SQLite in PROSORA_HOME.",
     )
+    user_email: str = Field(
+        "me@localhost", description="Whose profile and history the command line uses."
+    )
     generator: Literal["extractive", "gemini", "ollama", "openai"] = Field(
         "extractive",
         description="Who writes drafts: 'extractive' (no LLM) or an LLM provider.",

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, Literal, Protocol
@@ -172,6 +172,17 @@ def _checked_query(
         raise InvalidInputError(f"invalid query options: {problems}") from error
 
 
+def _formats(
+    options: QueryOptions, analysis: QueryAnalysis, defaults: Sequence[ContentFormat]
+) -> tuple[ContentFormat, ...]:
+    """The formats asked for, else the one the query names, else the user's defaults."""
+    if options.formats:
+        return tuple(options.formats)
+    if analysis.intent == "comprehensive":
+        return tuple(defaults)
+    return analysis.formats
+
+
 def _citations(draft: Draft, evidence: Mapping[int, Evidence]) -> list[CitationOut]:
     return [
         CitationOut(
@@ -282,7 +293,7 @@ class QueryEngine:
                         analysis=analysis,
                         evidence=tuple(evidence),
                         voice=voice,
-                        formats=tuple(options.formats or analysis.formats),
+                        formats=_formats(options, analysis, profile.default_formats),
                         variants_per_format=options.variants_per_format,
                         hook_order=prefs.hook_order,
                     )

@@ -396,9 +396,13 @@ class ExtractiveGenerator:
         ][: request.variants_per_format]
         drafts: list[Draft] = []
         rejected: list[str] = []
+        # Greedy selection never revisits a choice, so the longest selection per hook serves
+        # every format as a prefix.
+        longest = max(SENTENCES_PER_FORMAT[fmt] for fmt in request.formats)
+        selected = {hook: select(sentences, longest, hook) for hook in hooks}
         for fmt in request.formats:
             for variant, hook in enumerate(hooks):
-                chosen = select(sentences, SENTENCES_PER_FORMAT[fmt], hook)
+                chosen = selected[hook][: SENTENCES_PER_FORMAT[fmt]]
                 if hook == "data":
                     numbered = [
                         s for s in chosen if s.has_number and len(s.text) <= MAX_HOOK_SENTENCE

@@ -85,7 +85,9 @@ def test_a_query_is_answered_and_stored_with_its_provenance(
         )
 
 
-def test_the_users_voice_profile_is_used(engine: QueryEngine, user_id: uuid.UUID) -> None:
+def test_the_users_voice_profile_and_default_formats_are_used(
+    engine: QueryEngine, user_id: uuid.UUID
+) -> None:
     with engine.sessions.begin() as session:
         user = get_or_create_user(session, "writer@example.com", "Writer")
         upsert_voice_profile(
@@ -99,8 +101,11 @@ def test_the_users_voice_profile_is_used(engine: QueryEngine, user_id: uuid.UUID
                 "default_formats": ["linkedin_post"],
             },
         )
-    result = engine.process_query(user_id, QUERY, {"formats": ["linkedin_post"]})
+    result = engine.process_query(user_id, QUERY)
+    assert {v.format for v in result.variants} == {"linkedin_post"}
     assert all("Here is the catch: " in v.text for v in result.variants)
+    thread = engine.process_query(user_id, "a thread on stablecoin reserve rules")
+    assert {v.format for v in thread.variants} == {"x_thread"}
 
 
 def test_learning_patterns_order_the_hooks_and_are_counted(

@@ -1,0 +1,65 @@
+"""Why: `make demo` is `prosora demo`, and the README's first steps are the command line; this
+runs the demo as a user would (ingest with a progress bar, then two answered queries) and
+then the query and profile commands against what it materialized."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from prosora_pipelines.cli import app
+
+pytestmark = pytest.mark.integration
+
+
+def _flat(output: str) -> str:
+    return " ".join(output.split())
+
+
+def test_query_before_any_index_says_what_to_do() -> None:
+    result = CliRunner().invoke(app, ["query", "stablecoin reserve rules"])
+    assert result.exit_code == 2
+    assert "no article index" in _flat(result.output)
+    assert "run `prosora materialize`" in _flat(result.output)
+
+
+def test_unknown_formats_are_refused_before_any_work() -> None:
+    result = CliRunner().invoke(app, ["query", "x", "--format", "tiktok"])
+    assert result.exit_code == 2
+    assert "unknown format tiktok" in _flat(result.output)
+
+
+def test_demo_then_query_and_profile_commands() -> None:
+    runner = CliRunner()
+    demo = runner.invoke(app, ["demo"])
+    assert demo.exit_code == 0, demo.output
+    output = _flat(demo.output)
+    assert "ingest" in output and "15/15" in output
+    assert "Query: AI regulation impact on fintech product strategy" in output
+    assert "Query: Write an X thread on stablecoin reserve rules" in output
+    assert output.count("linkedin_post · ") == 3 and "intent x_thread" in output
+    assert output.count("x_thread · ") == 1 + 3
+    assert output.count("predicted engagement") == 6 and "(prior, engagement-prior-1)" in output
+
+    answered = runner.invoke(
+        app, ["query", "stablecoin reserve rules", "--format", "blog_outline", "--json"]
+    )
+    assert answered.exit_code == 0, answered.output
+    result = json.loads(answered.output)
+    assert result["status"] == "completed"
+    assert [v["format"] for v in result["variants"]] == ["blog_outline"] * 4
+    assert all(v["citations"] for v in result["variants"])
+
+    changed = runner.invoke(
+        app, ["profile", "set", "--audience", "treasury teams", "--avoid", "roadmap"]
+    )
+    assert changed.exit_code == 0, changed.output
+    shown = runner.invoke(app, ["profile", "show", "--json"])
+    profile = json.loads(shown.output)
+    assert profile["audience"] == "treasury teams" and profile["phrases_to_avoid"] == ["roadmap"]
+    assert profile["is_default"] is False
+    clash = runner.invoke(app, ["profile", "set", "--use", "roadmap"])
+    assert clash.exit_code == 2
+    assert "both to use and to avoid" in _flat(clash.output)
