@@ -55,11 +55,18 @@ setup(
         "psycopg[binary]>=3.1",
         "typing-extensions>=4.5",
         "google-genai>=1.20,<4",
+        "fastapi>=0.115,<1",
+        "uvicorn[standard]>=0.30",
+        "python-multipart>=0.0.9",
+        "pyjwt[crypto]>=2.9,<3",
+        "redis>=5,<8",
+        "prometheus-client>=0.20",
     ],
     extras_require={
         "dev": [
             "pytest>=8",
             "pytest-timeout>=2.3",
+            "schemathesis>=3.30",
             "ruff>=0.6",
             "mypy>=1.10",
             "types-PyYAML",

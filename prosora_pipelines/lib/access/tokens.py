@@ -1,0 +1,320 @@
+"""Bearer tokens for the API: who is calling, proven by a signature the API can check.
+
+In production the API only verifies: an identity provider signs RS256 tokens with its
+private key and the API holds the public key (a PEM, or a local JWKS file whose keys are
+chosen by the token's ``kid``). HS256 with a shared secret serves development and tests,
+where :func:`mint_token` issues tokens.
+
+The algorithm is pinned to the configured one before any key is chosen, so ``alg: none``
+and an HS256 token "signed" with the RSA public key are refused. Every token must carry
+``exp`` and an email-like ``sub``. ``iss`` and ``aud`` are checked when configured. A
+token that carries an ``aud`` is refused when no audience is configured: a token meant
+for another service must not open this one. An ``iss`` is ignored when no issuer is
+configured. Refusals raise :class:`InvalidTokenError`, whose reason names the rule that
+failed and never echoes the token or key material, so the API can return it to the client.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Literal, TypeGuard
+
+import jwt
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
+from jwt.algorithms import HMACAlgorithm, RSAAlgorithm
+
+MIN_HMAC_SECRET_BYTES = 32
+MIN_RSA_KEY_BITS = 2048
+# Far above any real token; refusing early bounds the work an anonymous caller can cause.
+MAX_TOKEN_CHARS = 8192
+REQUIRED_CLAIMS = ("exp", "sub")
+MAX_EMAIL_CHARS = 254
+_EMAIL = re.compile(r"[^@\s]+@[^@\s.]+(?:\.[^@\s.]+)+")
+
+
+class TokenConfigError(ValueError):
+    """Token settings that cannot work, raised when the API starts, not on a request."""
+
+
+class InvalidTokenError(Exception):
+    """A refused token. ``reason`` is safe to show the client: it names the rule that
+    failed and holds neither the token nor key material."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class TokenConfig:
+    """How tokens are checked. Construction checks everything that needs no file or key
+    parsing; :class:`TokenVerifier` loads the keys and raises :class:`TokenConfigError` too.
+    """
+
+    algorithm: Literal["HS256", "RS256"]
+    secret: str | None = field(default=None, repr=False)
+    public_key_pem: str | None = None
+    jwks_path: Path | None = None
+    issuer: str | None = None
+    audience: str | None = None
+    leeway_seconds: int = 30
+
+    def __post_init__(self) -> None:
+        if self.algorithm == "HS256":
+            self._check_hs256()
+        elif self.algorithm == "RS256":
+            self._check_rs256()
+        else:
+            raise TokenConfigError(f"algorithm must be HS256 or RS256, not {self.algorithm!r}")
+        if self.issuer is not None and not self.issuer.strip():
+            raise TokenConfigError("issuer is empty; leave it unset to accept any issuer")
+        if self.audience is not None and not self.audience.strip():
+            raise TokenConfigError(
+                "audience is empty; leave it unset to accept only tokens without an audience"
+            )
+        if self.leeway_seconds < 0:
+            raise TokenConfigError("leeway_seconds must not be negative")
+
+    def _check_hs256(self) -> None:
+        if self.public_key_pem is not None or self.jwks_path is not None:
+            raise TokenConfigError(
+                "HS256 checks a shared secret; public_key_pem and jwks_path are for RS256"
+            )
+        if self.secret is None:
+            raise TokenConfigError("HS256 needs a secret")
+        if len(self.secret.encode()) < MIN_HMAC_SECRET_BYTES:
+            raise TokenConfigError(
+                f"the HS256 secret must be at least {MIN_HMAC_SECRET_BYTES} bytes;"
+                " generate one with `openssl rand -hex 32`"
+            )
+        try:
+            HMACAlgorithm(HMACAlgorithm.SHA256).prepare_key(self.secret)
+        except jwt.InvalidKeyError:
+            raise TokenConfigError(
+                "the HS256 secret is an asymmetric key; public keys belong to RS256"
+            ) from None
+
+    def _check_rs256(self) -> None:
+        if self.secret is not None:
+            raise TokenConfigError("RS256 checks with a public key; a secret is for HS256")
+        if self.public_key_pem is not None and self.jwks_path is not None:
+            raise TokenConfigError("give either public_key_pem or jwks_path for RS256, not both")
+        if self.public_key_pem is None and self.jwks_path is None:
+            raise TokenConfigError("RS256 needs public_key_pem or jwks_path")
+
+
+@dataclass(frozen=True)
+class Claims:
+    """What a verified token says about its bearer; ``raw`` holds every claim, read-only."""
+
+    subject: str
+    name: str | None
+    expires_at: datetime
+    raw: Mapping[str, Any]
+
+
+class TokenVerifier:
+    """Verifies bearer tokens under one :class:`TokenConfig`. Keys are loaded once, here, so
+    a broken key stops the API at startup; a rotated JWKS file needs a new verifier."""
+
+    def __init__(self, config: TokenConfig) -> None:
+        self.config = config
+        self._fixed_key: str | RSAPublicKey | None = config.secret
+        self._keys_by_id: Mapping[str, RSAPublicKey] = {}
+        if config.public_key_pem is not None:
+            self._fixed_key = _rsa_key_from_pem(config.public_key_pem)
+        if config.jwks_path is not None:
+            self._keys_by_id = _rsa_keys_from_jwks(config.jwks_path)
+
+    def verify(self, token: str) -> Claims:
+        """The token's claims, or :class:`InvalidTokenError` saying which rule it broke."""
+        if len(token) > MAX_TOKEN_CHARS:
+            raise InvalidTokenError("token is too long")
+        algorithm = self.config.algorithm
+        try:
+            header = jwt.get_unverified_header(token)
+            if header.get("alg") != algorithm:
+                raise InvalidTokenError("token algorithm is not accepted")
+            payload = jwt.decode(
+                token,
+                self._signing_key(header),
+                algorithms=[algorithm],
+                options={"require": list(REQUIRED_CLAIMS)},
+                issuer=self.config.issuer,
+                audience=self.config.audience,
+                leeway=self.config.leeway_seconds,
+            )
+        except jwt.PyJWTError as error:
+            raise InvalidTokenError(_refusal_reason(error)) from error
+        return _claims(payload)
+
+    def _signing_key(self, header: Mapping[str, Any]) -> str | RSAPublicKey:
+        if self._fixed_key is not None:
+            return self._fixed_key
+        kid = header.get("kid")
+        if not isinstance(kid, str):
+            raise InvalidTokenError("token does not name its signing key (kid)")
+        try:
+            return self._keys_by_id[kid]
+        except KeyError:
+            raise InvalidTokenError("token is signed by an unknown key") from None
+
+
+def mint_token(
+    config: TokenConfig,
+    subject: str,
+    *,
+    name: str | None = None,
+    ttl: timedelta = timedelta(hours=12),
+    now: datetime | None = None,
+) -> str:
+    """A signed HS256 token for development and tests, accepted by a verifier with the same
+    config. RS256 tokens come from the identity provider: minting them needs the private
+    key, which the API must not hold."""
+    if config.algorithm != "HS256" or config.secret is None:
+        raise TokenConfigError(
+            "only HS256 tokens can be minted; RS256 tokens are signed by the identity"
+            " provider, whose private key the API must not hold"
+        )
+    email = normalized_email(subject)
+    if email is None:
+        raise ValueError(f"subject {subject!r} is not an email address")
+    if ttl <= timedelta(0):
+        raise ValueError("ttl must be positive")
+    issued_at = now if now is not None else datetime.now(UTC)
+    if issued_at.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    claims: dict[str, Any] = {"sub": email, "iat": issued_at, "exp": issued_at + ttl}
+    if config.issuer is not None:
+        claims["iss"] = config.issuer
+    if config.audience is not None:
+        claims["aud"] = config.audience
+    if name is not None:
+        claims["name"] = name
+    return jwt.encode(claims, config.secret, algorithm="HS256")
+
+
+def normalized_email(value: object) -> str | None:
+    """``value`` lower-cased when it looks like an email address, else None. Deliberately
+    loose (one ``@``, a dotted domain, no spaces): the identity provider owns the rules."""
+    if (
+        not isinstance(value, str)
+        or len(value) > MAX_EMAIL_CHARS
+        or not value.isprintable()
+        or _EMAIL.fullmatch(value) is None
+    ):
+        return None
+    return value.lower()
+
+
+def _claims(payload: dict[str, Any]) -> Claims:
+    subject = normalized_email(payload["sub"])
+    if subject is None:
+        raise InvalidTokenError("token subject is not an email address")
+    expires = payload["exp"]
+    if isinstance(expires, bool) or not isinstance(expires, int | float):
+        raise InvalidTokenError("token exp claim is not a number")
+    try:
+        expires_at = datetime.fromtimestamp(expires, UTC)
+    except (OverflowError, OSError, ValueError):
+        raise InvalidTokenError("token exp claim is out of range") from None
+    name = payload.get("name")
+    if name is not None and not isinstance(name, str):
+        raise InvalidTokenError("token name claim is not a string")
+    return Claims(subject=subject, name=name, expires_at=expires_at, raw=MappingProxyType(payload))
+
+
+def _refusal_reason(error: jwt.PyJWTError) -> str:
+    match error:
+        case jwt.ExpiredSignatureError():
+            return "token has expired"
+        case jwt.ImmatureSignatureError():
+            return "token is not valid yet"
+        case jwt.MissingRequiredClaimError():
+            return f"token has no {error.claim} claim"
+        case jwt.InvalidIssuerError():
+            return "token comes from an unexpected issuer"
+        case jwt.InvalidAudienceError():
+            return "token is meant for another audience"
+        case jwt.InvalidAlgorithmError():
+            return "token algorithm is not accepted"
+        case jwt.InvalidSignatureError():
+            return "token signature is invalid"
+        case jwt.DecodeError():
+            return "token is malformed"
+        case _:
+            return "token is invalid"
+
+
+def _rsa_key_from_pem(pem: str) -> RSAPublicKey:
+    if "PRIVATE KEY" in pem:
+        raise TokenConfigError(
+            "public_key_pem holds a private key; give the API only the public key"
+        )
+    try:
+        key = load_pem_public_key(pem.encode())
+    except (ValueError, UnsupportedAlgorithm):
+        raise TokenConfigError("public_key_pem is not a PEM-encoded public key") from None
+    return _strong_rsa_key(key, "public_key_pem")
+
+
+def _rsa_keys_from_jwks(path: Path) -> dict[str, RSAPublicKey]:
+    """The JWKS file's RS256 signing keys by ``kid``. Keys for other algorithms or uses are
+    skipped: an identity provider's JWKS may publish those too."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise TokenConfigError(f"cannot read the JWKS file {path}: {error.strerror}") from None
+    except ValueError:
+        raise TokenConfigError(f"the JWKS file {path} is not JSON") from None
+    entries = document.get("keys") if isinstance(document, dict) else None
+    if not isinstance(entries, list):
+        raise TokenConfigError(f"the JWKS file {path} has no 'keys' list")
+    keys: dict[str, RSAPublicKey] = {}
+    for entry in entries:
+        if not _is_rs256_signing_jwk(entry):
+            continue
+        kid: str = entry["kid"]
+        if kid in keys:
+            raise TokenConfigError(f"the JWKS file {path} has two keys with kid {kid!r}")
+        if "d" in entry:
+            raise TokenConfigError(
+                f"the JWKS key {kid!r} in {path} is a private key; give the API only public keys"
+            )
+        try:
+            key = RSAAlgorithm.from_jwk(entry)
+        except (jwt.InvalidKeyError, ValueError, TypeError):
+            raise TokenConfigError(f"the JWKS key {kid!r} in {path} is not an RSA key") from None
+        keys[kid] = _strong_rsa_key(key, f"the JWKS key {kid!r}")
+    if not keys:
+        raise TokenConfigError(f"the JWKS file {path} has no RS256 signing key with a kid")
+    return keys
+
+
+def _is_rs256_signing_jwk(entry: object) -> TypeGuard[dict[str, Any]]:
+    return (
+        isinstance(entry, dict)
+        and entry.get("kty") == "RSA"
+        and entry.get("use", "sig") == "sig"
+        and entry.get("alg", "RS256") == "RS256"
+        and isinstance(entry.get("kid"), str)
+    )
+
+
+def _strong_rsa_key(key: object, source: str) -> RSAPublicKey:
+    if not isinstance(key, RSAPublicKey):
+        raise TokenConfigError(f"{source} is not an RSA public key, which RS256 needs")
+    if key.key_size < MIN_RSA_KEY_BITS:
+        raise TokenConfigError(
+            f"{source} is a {key.key_size}-bit RSA key; RS256 needs at least"
+            f" {MIN_RSA_KEY_BITS} bits"
+        )
+    return key
