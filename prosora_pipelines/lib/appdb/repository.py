@@ -6,14 +6,21 @@ function that writes several rows (``record_query``) validates everything first,
 and flushes, so database errors surface inside the call. Inputs are validated with pydantic
 and every problem is raised as an ``AppDbError`` whose message names the field, never as a
 bare database error.
+
+Everything a user owns is reached through functions that take the ``User``: a query,
+variant or feedback row of someone else answers ``NotFoundError`` with the same message as
+one that does not exist, so an id never tells one user anything about another.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import uuid
-from collections.abc import Callable, Mapping
-from datetime import datetime
-from typing import Annotated, Any, Literal, TypeVar
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal, TypeVar, get_args
 
 from pydantic import (
     AwareDatetime,
@@ -27,7 +34,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy import ColumnElement, Select, and_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -44,10 +51,14 @@ from prosora_pipelines.lib.appdb.models import (
 )
 
 ContentFormat = Literal["linkedin_post", "x_thread", "blog_outline"]
+CONTENT_FORMATS: tuple[ContentFormat, ...] = get_args(ContentFormat)
 MAX_HISTORY_PAGE = 100
+MAX_IDS_PER_STATEMENT = 1000
 
 Phrase = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Count = Annotated[StrictInt, Field(ge=0)]
+MAX_COUNT = 2**31 - 1
+"""The largest count the INTEGER columns hold on both backends."""
+Count = Annotated[StrictInt, Field(ge=0, le=MAX_COUNT)]
 JsonObject = dict[str, JsonValue]
 
 
@@ -294,38 +305,159 @@ def record_query(
     return query
 
 
+def get_query(session: Session, user: User, query_id: uuid.UUID) -> Query:
+    """The user's query with its variants; ``NotFoundError`` when it does not exist or is
+    someone else's (the same message either way)."""
+    query = session.scalars(
+        select(Query)
+        .where(Query.id == query_id, Query.user_id == user.id)
+        .options(selectinload(Query.variants))
+    ).one_or_none()
+    if query is None:
+        raise NotFoundError(f"query {query_id} does not exist")
+    return query
+
+
+def delete_query(session: Session, user: User, query_id: uuid.UUID) -> None:
+    """Delete the user's query; the database deletes its variants and their feedback."""
+    query = session.scalars(
+        select(Query).where(Query.id == query_id, Query.user_id == user.id)
+    ).one_or_none()
+    if query is None:
+        raise NotFoundError(f"query {query_id} does not exist")
+    session.delete(query)
+    session.flush()
+
+
+def get_variant(session: Session, user: User, variant_id: uuid.UUID) -> Variant:
+    """The user's variant (owned through its query); ``NotFoundError`` when it does not
+    exist or is someone else's."""
+    variant = session.scalars(
+        select(Variant)
+        .join(Variant.query)
+        .where(Variant.id == variant_id, Query.user_id == user.id)
+    ).one_or_none()
+    if variant is None:
+        raise NotFoundError(f"variant {variant_id} does not exist")
+    return variant
+
+
+def _in_batches(ids: Collection[uuid.UUID]) -> Iterator[list[uuid.UUID]]:
+    """``ids`` in order, in lists short enough for an ``IN`` on every backend (SQLite and
+    PostgreSQL cap the bound parameters of one statement)."""
+    ordered = sorted(ids)
+    for start in range(0, len(ordered), MAX_IDS_PER_STATEMENT):
+        yield ordered[start : start + MAX_IDS_PER_STATEMENT]
+
+
+def _owned_variant_ids(user: User, batch: list[uuid.UUID]) -> Select[uuid.UUID]:
+    return (
+        select(Variant.id)
+        .join(Variant.query)
+        .where(Query.user_id == user.id, Variant.id.in_(batch))
+        .order_by(Variant.id)
+    )
+
+
+def owned_variant_ids(
+    session: Session, user: User, variant_ids: Collection[uuid.UUID]
+) -> set[uuid.UUID]:
+    """Which of ``variant_ids`` are variants of the user's queries."""
+    owned: set[uuid.UUID] = set()
+    for batch in _in_batches(variant_ids):
+        owned.update(session.scalars(_owned_variant_ids(user, batch)))
+    return owned
+
+
+@dataclass(frozen=True)
+class RecordedFeedback:
+    """A stored feedback row, and whether it is new (False: an earlier row was replaced)."""
+
+    row: PerformanceFeedback
+    created: bool
+
+
 def record_feedback(
     session: Session,
+    user: User,
     variant_id: uuid.UUID,
     feedback: FeedbackRecord | Mapping[str, Any],
     *,
     now: datetime | None = None,
 ) -> PerformanceFeedback:
-    """Store what a posted variant earned, with its engagement rate computed once here.
+    """Store what one of the user's posted variants earned; ``record_feedback_batch``
+    with one entry, under the rules written there."""
+    return record_feedback_batch(session, user, [(variant_id, feedback)], now=now)[0].row
+
+
+def record_feedback_batch(
+    session: Session,
+    user: User,
+    entries: Sequence[tuple[uuid.UUID, FeedbackRecord | Mapping[str, Any]]],
+    *,
+    now: datetime | None = None,
+) -> list[RecordedFeedback]:
+    """Store what the user's posted variants earned, one result per entry, in order, with
+    the engagement rate computed once here. Every entry is checked before anything is
+    written; the rows are written with one flush.
+
+    One post is one row: an entry for the same variant, platform and ``posted_at`` as a
+    stored row (or as an earlier entry) replaces that row's figures and sets its
+    ``recorded_at`` to ``now`` rather than adding a second row, because platforms report
+    running totals and two snapshots of one post would count it twice. The last write wins,
+    whatever its figures. On PostgreSQL the variant rows are locked (in id order) before
+    the stored feedback is read, so concurrent writers for one post queue instead of both
+    inserting; SQLite has one writer at a time anyway.
 
     ``posted_at`` may not lie after ``now`` (the current time unless given): engagement of a
-    post that has not happened yet is a mistake in the input, usually a wrong timezone.
+    post that has not happened yet is a mistake in the input, usually a wrong timezone. A
+    variant that does not exist or is someone else's is a ``NotFoundError``.
     """
-    if not isinstance(feedback, FeedbackRecord):
-        feedback = _validate(FeedbackRecord, feedback, "feedback")
     now = now or utc_now()
-    if feedback.posted_at > now:
-        raise InvalidInputError(
-            f"invalid feedback: posted_at {feedback.posted_at.isoformat()} is in the future"
-        )
-    if session.get(Variant, variant_id) is None:
-        raise NotFoundError(f"variant {variant_id} does not exist")
-    row = PerformanceFeedback(
-        variant_id=variant_id,
-        **feedback.model_dump(),
-        engagement_rate=engagement_rate(
-            feedback.impressions, feedback.reactions, feedback.comments, feedback.shares
-        ),
-        recorded_at=now,
-    )
-    session.add(row)
+    checked: list[tuple[uuid.UUID, FeedbackRecord]] = []
+    for index, (variant_id, feedback) in enumerate(entries):
+        what = "feedback" if len(entries) == 1 else f"feedback {index}"
+        if not isinstance(feedback, FeedbackRecord):
+            feedback = _validate(FeedbackRecord, feedback, what)
+        if feedback.posted_at > now:
+            raise InvalidInputError(
+                f"invalid {what}: posted_at {feedback.posted_at.isoformat()} is in the future"
+            )
+        checked.append((variant_id, feedback))
+    owned: set[uuid.UUID] = set()
+    stored: dict[tuple[uuid.UUID, str, datetime], PerformanceFeedback] = {}
+    for batch in _in_batches({variant_id for variant_id, _ in checked}):
+        owned.update(session.scalars(_owned_variant_ids(user, batch).with_for_update(of=Variant)))
+        for earlier in session.scalars(
+            select(PerformanceFeedback)
+            .where(PerformanceFeedback.variant_id.in_(batch))
+            .order_by(PerformanceFeedback.recorded_at, PerformanceFeedback.id)
+        ):
+            stored[(earlier.variant_id, earlier.platform, earlier.posted_at)] = earlier
+    for variant_id, _ in checked:
+        if variant_id not in owned:
+            raise NotFoundError(f"variant {variant_id} does not exist")
+    results = []
+    for variant_id, feedback in checked:
+        values = {
+            **feedback.model_dump(),
+            "engagement_rate": engagement_rate(
+                feedback.impressions, feedback.reactions, feedback.comments, feedback.shares
+            ),
+            "recorded_at": now,
+        }
+        key = (variant_id, feedback.platform, feedback.posted_at)
+        row = stored.get(key)
+        if row is None:
+            row = stored[key] = PerformanceFeedback(variant_id=variant_id, **values)
+            session.add(row)
+            results.append(RecordedFeedback(row, created=True))
+        else:
+            for field, value in values.items():
+                setattr(row, field, value)
+            results.append(RecordedFeedback(row, created=False))
     session.flush()
-    return row
+    return results
 
 
 def active_learning_patterns(session: Session, user: User | None) -> list[LearningPattern]:
@@ -343,24 +475,112 @@ def active_learning_patterns(session: Session, user: User | None) -> list[Learni
     )
 
 
-def user_history(
-    session: Session, user: User, limit: int = 20, before: datetime | None = None
-) -> list[Query]:
-    """The user's queries with their variants, newest first.
-
-    The next page is ``before=<created_at of the last query shown>``: a keyset, so a page
-    stays right while new queries arrive, and it reads the (user_id, created_at) index.
-    """
+def _check_limit(limit: int) -> None:
     if not 1 <= limit <= MAX_HISTORY_PAGE:
         raise InvalidInputError(f"invalid limit {limit}: must be 1 to {MAX_HISTORY_PAGE}")
-    if before is not None and before.utcoffset() is None:
-        raise InvalidInputError("invalid before: needs a timezone")
-    statement = select(Query).where(Query.user_id == user.id)
-    if before is not None:
-        statement = statement.where(Query.created_at < before)
-    statement = (
+
+
+def _check_aware(name: str, value: datetime | None) -> None:
+    if value is not None and value.utcoffset() is None:
+        raise InvalidInputError(f"invalid {name}: needs a timezone")
+
+
+def _newest_first(statement: Select[Query], limit: int) -> Select[Query]:
+    return (
         statement.order_by(Query.created_at.desc(), Query.id.desc())
         .limit(limit)
         .options(selectinload(Query.variants))
     )
-    return list(session.scalars(statement))
+
+
+def user_history(
+    session: Session, user: User, limit: int = 20, before: datetime | None = None
+) -> list[Query]:
+    """The user's queries with their variants, newest first, strictly before ``before``.
+
+    Queries created in the same instant as ``before`` are skipped, so paging by
+    ``before=<created_at of the last query shown>`` can miss ties; ``history_page`` pages
+    on (created_at, id) and never does.
+    """
+    _check_limit(limit)
+    _check_aware("before", before)
+    statement = select(Query).where(Query.user_id == user.id)
+    if before is not None:
+        statement = statement.where(Query.created_at < before)
+    return list(session.scalars(_newest_first(statement, limit)))
+
+
+@dataclass(frozen=True)
+class HistoryPage:
+    """One page of history; ``next_cursor`` asks for the next one and is None on the last."""
+
+    queries: list[Query]
+    next_cursor: str | None
+
+
+def encode_cursor(created_at: datetime, query_id: uuid.UUID) -> str:
+    """The opaque cursor for "queries after this one, newest first": URL-safe base64 of
+    the query's UTC ``created_at`` and id. It is not signed: it only positions a page
+    within the caller's own history, so a forged one reveals nothing."""
+    payload = f"{created_at.astimezone(UTC).isoformat()}|{query_id}"
+    return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    """The (created_at, id) a cursor from ``encode_cursor`` stands for; any other string,
+    even one that decodes, is an ``InvalidInputError``."""
+    try:
+        raw = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True)
+        stamp, _, query_id = raw.decode().partition("|")
+        position = (datetime.fromisoformat(stamp), uuid.UUID(query_id))
+    except (ValueError, binascii.Error) as error:
+        raise InvalidInputError(f"invalid cursor {cursor!r}: not one this API issued") from error
+    if position[0].utcoffset() is None or encode_cursor(*position) != cursor:
+        raise InvalidInputError(f"invalid cursor {cursor!r}: not one this API issued")
+    return position
+
+
+def history_page(
+    session: Session,
+    user: User,
+    *,
+    limit: int = 20,
+    cursor: str | None = None,
+    format: ContentFormat | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> HistoryPage:
+    """A page of the user's queries with their variants, newest first.
+
+    ``format`` keeps the queries with at least one variant in that format; ``since`` and
+    ``until`` keep those created in ``[since, until)``. Pages are a keyset on (created_at,
+    id), so queries created in the same instant are neither skipped nor repeated and a page
+    stays right while new queries arrive; the same filters should come with every cursor.
+    """
+    _check_limit(limit)
+    _check_aware("since", since)
+    _check_aware("until", until)
+    if since is not None and until is not None and since >= until:
+        raise InvalidInputError("invalid since/until: since must be before until")
+    if format is not None and format not in CONTENT_FORMATS:
+        raise InvalidInputError(f"invalid format {format!r}: must be one of {CONTENT_FORMATS}")
+    statement = select(Query).where(Query.user_id == user.id)
+    if cursor is not None:
+        created_at, query_id = decode_cursor(cursor)
+        statement = statement.where(
+            or_(
+                Query.created_at < created_at,
+                and_(Query.created_at == created_at, Query.id < query_id),
+            )
+        )
+    if format is not None:
+        statement = statement.where(Query.variants.any(Variant.format == format))
+    if since is not None:
+        statement = statement.where(Query.created_at >= since)
+    if until is not None:
+        statement = statement.where(Query.created_at < until)
+    queries = list(session.scalars(_newest_first(statement, limit + 1)))
+    if len(queries) <= limit:
+        return HistoryPage(queries, None)
+    last = queries[limit - 1]
+    return HistoryPage(queries[:limit], encode_cursor(last.created_at, last.id))

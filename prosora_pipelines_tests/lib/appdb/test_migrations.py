@@ -50,6 +50,7 @@ def _query_with_feedback(session: Session, user: User) -> Query:
     for stored in query.variants:
         record_feedback(
             session,
+            user,
             stored.id,
             FeedbackRecord(
                 platform="x", posted_at=POSTED, impressions=10, reactions=1, comments=0, shares=0

@@ -258,11 +258,12 @@ def test_history_refuses_bad_paging(session: Session) -> None:
 def test_feedback_stores_the_engagement_rate(session: Session) -> None:
     user = get_or_create_user(session, "poster@example.com", "Poster")
     variant = _record(session, user).variants[0]
-    row = record_feedback(session, variant.id, _feedback(), now=NOW)
+    row = record_feedback(session, user, variant.id, _feedback(), now=NOW)
     unseen = record_feedback(
         session,
+        user,
         variant.id,
-        _feedback(impressions=0, reactions=0, comments=0, shares=0, clicks=0),
+        _feedback(platform="x", impressions=0, reactions=0, comments=0, shares=0, clicks=0),
         now=NOW,
     )
     session.commit()
@@ -296,14 +297,15 @@ def test_invalid_feedback_is_refused(session: Session) -> None:
     variant = _record(session, user).variants[0]
     for change, message in INVALID_FEEDBACK_CHANGES:
         with pytest.raises(InvalidInputError, match=message):
-            record_feedback(session, variant.id, _feedback(**change), now=NOW)
+            record_feedback(session, user, variant.id, _feedback(**change), now=NOW)
     assert session.scalar(select(func.count()).select_from(PerformanceFeedback)) == 0
 
 
 def test_feedback_for_an_unknown_variant_is_not_found(session: Session) -> None:
+    user = get_or_create_user(session, "lost@example.com", "Lost")
     missing = uuid.uuid4()
     with pytest.raises(NotFoundError, match=str(missing)) as caught:
-        record_feedback(session, missing, FeedbackRecord.model_validate(_feedback()), now=NOW)
+        record_feedback(session, user, missing, FeedbackRecord.model_validate(_feedback()), now=NOW)
     assert isinstance(caught.value, AppDbError)
 
 

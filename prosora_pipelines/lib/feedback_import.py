@@ -1,0 +1,362 @@
+"""Importing engagement figures from a CSV file, all rows or none.
+
+Users copy numbers out of LinkedIn and X analytics exports, so the importer takes the
+headers those exports use instead of asking for a fixed template. Every row of a file is
+checked before anything is stored, and every problem is reported with its line (the header
+is line 1) and its column, so a user can fix the whole file in one pass; a file with any
+bad row stores nothing, because a half-imported file is hard to tell from a whole one.
+
+Columns (``COLUMN_ALIASES``; a header matches in any letter case, with spaces, underscores
+and hyphens treated alike, so ``Posted_At``, ``posted-at`` and ``Posted at`` are one name):
+
+============  ========  ==========================================================
+field         required  accepted headers
+============  ========  ==========================================================
+variant_id    yes       variant_id, variant
+platform      yes       platform, network, channel
+posted_at     yes       posted_at, date, post date, time, created date, published at
+impressions   yes       impressions
+reactions     yes       reactions, likes
+comments      yes       comments, replies
+shares        yes       shares, reposts, retweets
+clicks        no (0)    clicks, link clicks, url clicks
+============  ========  ==========================================================
+
+Other columns are ignored (exports carry many), blank lines are skipped, and two headers
+naming the same field are an error. Values:
+
+- ``variant_id``: the variant's id as the API returned it (a UUID). A variant that does
+  not exist and one of another user get the same error.
+- ``platform``: a short lower-case name such as ``linkedin`` or ``x`` (case is folded).
+- ``posted_at``: ISO 8601 with a timezone (``2026-01-05T09:00:00+01:00``, ``...Z``). A
+  time without one is refused rather than guessed, since exports are in the exporting
+  user's local time; a time after the import is refused too.
+- counts: whole, non-negative numbers; thousands separators (``1,234``) are accepted.
+
+The file is UTF-8, with or without a byte-order mark (what spreadsheet programs write).
+The rows are stored by ``record_feedback_batch``, under ``record_feedback``'s rules, so a
+row for a post already recorded (same variant, platform and ``posted_at``) replaces its
+figures; the same post twice in one file is an error, since nothing says which of the two
+is newer.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import uuid
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TypeVar
+
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from prosora_pipelines.lib.appdb.models import User, utc_now
+from prosora_pipelines.lib.appdb.repository import (
+    FeedbackRecord,
+    InvalidInputError,
+    owned_variant_ids,
+    record_feedback_batch,
+)
+
+COLUMN_ALIASES: Mapping[str, tuple[str, ...]] = {
+    "variant_id": ("variant_id", "variant"),
+    "platform": ("platform", "network", "channel"),
+    "posted_at": ("posted_at", "date", "post date", "time", "created date", "published at"),
+    "impressions": ("impressions",),
+    "reactions": ("reactions", "likes"),
+    "comments": ("comments", "replies"),
+    "shares": ("shares", "reposts", "retweets"),
+    "clicks": ("clicks", "link clicks", "url clicks"),
+}
+OPTIONAL_COLUMNS = frozenset({"clicks"})
+MAX_ROWS = 10_000
+MAX_ERRORS_IN_MESSAGE = 20
+_WHOLE_NUMBER = re.compile(r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)")
+_T = TypeVar("_T")
+
+
+def _header_key(name: str) -> str:
+    return " ".join(re.split(r"[\s_-]+", name.strip().casefold())).strip()
+
+
+_FIELD_BY_HEADER = {
+    _header_key(alias): field for field, aliases in COLUMN_ALIASES.items() for alias in aliases
+}
+
+
+@dataclass(frozen=True)
+class RowError:
+    """One problem in a file: its line (the header is line 1), the column as the file's
+    header spells it (the field name for a missing column, None for the whole row)."""
+
+    line: int
+    column: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"line {self.line}" + (f", column {self.column}" if self.column else "")
+        return f"{where}: {self.message}"
+
+
+class FeedbackImportError(InvalidInputError):
+    """A file that was not imported; ``errors`` holds every problem, in line order."""
+
+    def __init__(self, errors: Sequence[RowError]) -> None:
+        self.errors = sorted(errors, key=lambda error: error.line)
+        shown = "; ".join(str(error) for error in self.errors[:MAX_ERRORS_IN_MESSAGE])
+        more = len(self.errors) - MAX_ERRORS_IN_MESSAGE
+        suffix = f"; and {more} more" if more > 0 else ""
+        count = f"{len(self.errors)} error" + ("s" if len(self.errors) != 1 else "")
+        super().__init__(f"invalid feedback file, nothing imported: {count}: {shown}{suffix}")
+
+
+@dataclass(frozen=True)
+class ParsedRow:
+    """One well-formed row: the variant it is about and its figures."""
+
+    line: int
+    variant_id: uuid.UUID
+    feedback: FeedbackRecord
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    """What an import stored: new rows, and rows whose figures it replaced."""
+
+    created: int
+    updated: int
+
+
+@dataclass(frozen=True)
+class _ParsedFile:
+    rows: list[ParsedRow]
+    errors: list[RowError]
+    headers: dict[str, str]
+    """The field → the header naming it in the file."""
+
+
+def _variant_id(raw: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        raise ValueError(f"{raw!r} is not a variant id (a UUID)") from None
+
+
+def _posted_at(raw: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(raw)
+    except ValueError:
+        raise ValueError(
+            f"{raw!r} is not an ISO 8601 date and time (such as 2026-01-05T09:00:00+00:00)"
+        ) from None
+    if value.utcoffset() is None:
+        raise ValueError(f"{raw!r} has no timezone: add an offset such as +00:00 or Z")
+    return value
+
+
+def _count(raw: str) -> int:
+    if not _WHOLE_NUMBER.fullmatch(raw):
+        raise ValueError(f"{raw!r} is not a whole number")
+    value = int(raw.replace(",", ""))
+    if value < 0:
+        raise ValueError(f"{raw!r} is negative")
+    return value
+
+
+class _Row:
+    """The cells of one record, read field by field, collecting the problems."""
+
+    def __init__(
+        self, line: int, cells: list[str], header: list[str], columns: Mapping[str, int]
+    ) -> None:
+        self.line = line
+        self.cells = cells
+        self.header = header
+        self.columns = columns
+        self.errors: list[RowError] = []
+        if len(cells) > len(header):
+            self.errors.append(
+                RowError(line, None, f"{len(cells)} fields, but the header has {len(header)}")
+            )
+
+    def column(self, field: str) -> str:
+        return self.header[self.columns[field]].strip()
+
+    def take(self, field: str, parse: Callable[[str], _T]) -> _T | None:
+        index = self.columns.get(field)
+        if index is None:
+            return None
+        raw = self.cells[index].strip() if index < len(self.cells) else ""
+        if not raw:
+            if field not in OPTIONAL_COLUMNS:
+                self.errors.append(RowError(self.line, self.column(field), "missing value"))
+            return None
+        try:
+            return parse(raw)
+        except ValueError as error:
+            self.errors.append(RowError(self.line, self.column(field), str(error)))
+            return None
+
+    def parsed(self) -> ParsedRow | None:
+        variant_id = self.take("variant_id", _variant_id)
+        values = {
+            "platform": self.take("platform", str),
+            "posted_at": self.take("posted_at", _posted_at),
+            **{
+                field: self.take(field, _count)
+                for field in ("impressions", "reactions", "comments", "shares", "clicks")
+            },
+        }
+        if self.errors or variant_id is None:
+            return None
+        try:
+            feedback = FeedbackRecord.model_validate(
+                {field: value for field, value in values.items() if value is not None}
+            )
+        except ValidationError as error:
+            self.errors.extend(
+                RowError(self.line, self.column(str(problem["loc"][0])), problem["msg"])
+                for problem in error.errors()
+            )
+            return None
+        return ParsedRow(self.line, variant_id, feedback)
+
+
+def _header_columns(header: list[str]) -> tuple[dict[str, int], list[RowError]]:
+    columns: dict[str, int] = {}
+    errors = []
+    for index, name in enumerate(header):
+        field = _FIELD_BY_HEADER.get(_header_key(name))
+        if field is None:
+            continue
+        if field in columns:
+            first = header[columns[field]].strip()
+            errors.append(RowError(1, name.strip(), f"names {field} again, as {first!r} does"))
+        else:
+            columns[field] = index
+    errors.extend(
+        RowError(1, field, f"missing column {field} (headers: {', '.join(aliases)})")
+        for field, aliases in COLUMN_ALIASES.items()
+        if field not in columns and field not in OPTIONAL_COLUMNS
+    )
+    return columns, errors
+
+
+def _parse(data: bytes, max_rows: int) -> _ParsedFile:
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        return _ParsedFile([], [RowError(line, None, "not UTF-8 text")], {})
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = next(reader, [])
+    if not any(name.strip() for name in header):
+        return _ParsedFile([], [RowError(1, None, "no header: the file is empty")], {})
+    columns, errors = _header_columns(header)
+    headers = {field: header[index].strip() for field, index in columns.items()}
+    if errors:
+        return _ParsedFile([], errors, headers)
+    rows: list[ParsedRow] = []
+    start = reader.line_num + 1
+    seen = 0
+    while True:
+        try:
+            cells = next(reader, None)
+        except csv.Error as error:
+            errors.append(RowError(start, None, f"unreadable CSV: {error}"))
+            break
+        if cells is None:
+            break
+        line, start = start, reader.line_num + 1
+        if not any(cell.strip() for cell in cells):
+            continue
+        seen += 1
+        if seen > max_rows:
+            errors.append(RowError(line, None, f"more than {max_rows} rows: split the file"))
+            break
+        row = _Row(line, cells, header, columns)
+        parsed = row.parsed()
+        errors.extend(row.errors)
+        if parsed is not None:
+            rows.append(parsed)
+    if not seen and not errors:
+        errors.append(RowError(1, None, "no rows: the file has only a header"))
+    return _ParsedFile(rows, errors, headers)
+
+
+def parse_feedback_csv(data: bytes, *, max_rows: int = MAX_ROWS) -> list[ParsedRow]:
+    """The rows of a feedback file (see the module docstring), or a
+    ``FeedbackImportError`` with every problem in it; nothing is looked up in a database."""
+    parsed = _parse(data, max_rows)
+    if parsed.errors:
+        raise FeedbackImportError(parsed.errors)
+    return parsed.rows
+
+
+def _problems(
+    rows: Iterable[ParsedRow],
+    owned: Collection[uuid.UUID],
+    headers: Mapping[str, str],
+    now: datetime,
+) -> list[RowError]:
+    problems = []
+    first_line: dict[tuple[uuid.UUID, str, datetime], int] = {}
+    for row in rows:
+        if row.variant_id not in owned:
+            problems.append(
+                RowError(
+                    row.line, headers["variant_id"], f"variant {row.variant_id} does not exist"
+                )
+            )
+        if row.feedback.posted_at > now:
+            problems.append(
+                RowError(
+                    row.line,
+                    headers["posted_at"],
+                    f"{row.feedback.posted_at.isoformat()} is in the future",
+                )
+            )
+        key = (row.variant_id, row.feedback.platform, row.feedback.posted_at)
+        if key in first_line:
+            problems.append(
+                RowError(
+                    row.line,
+                    None,
+                    f"the same post (variant, platform and posted_at) as line {first_line[key]}",
+                )
+            )
+        first_line.setdefault(key, row.line)
+    return problems
+
+
+def import_feedback(
+    session: Session,
+    user: User,
+    data: bytes,
+    *,
+    now: datetime | None = None,
+    max_rows: int = MAX_ROWS,
+) -> ImportReport:
+    """Store every row of a feedback file for the user's variants, or nothing.
+
+    Any problem (a malformed file or value, a variant that is not the user's, a post after
+    ``now``, a post twice) raises ``FeedbackImportError`` with all of them before anything is
+    written. The rows are written in a savepoint, so even an unexpected database error leaves
+    the caller's transaction as it was.
+    """
+    now = now or utc_now()
+    parsed = _parse(data, max_rows)
+    owned = owned_variant_ids(session, user, {row.variant_id for row in parsed.rows})
+    errors = parsed.errors + _problems(parsed.rows, owned, parsed.headers, now)
+    if errors:
+        raise FeedbackImportError(errors)
+    with session.begin_nested():
+        recorded = record_feedback_batch(
+            session, user, [(row.variant_id, row.feedback) for row in parsed.rows], now=now
+        )
+    created = sum(result.created for result in recorded)
+    return ImportReport(created=created, updated=len(recorded) - created)
