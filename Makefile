@@ -30,7 +30,14 @@ demo: install $(DAGSTER_HOME)/dagster.yaml ## run the whole pipeline offline on 
 test: install ## run every test
 	$(PY) -m pytest
 
-dev: install $(DAGSTER_HOME)/dagster.yaml ## Dagster UI on http://127.0.0.1:3000
+DEV_JWT_SECRET_FILE := $(PROSORA_HOME)/dev-jwt-secret
+
+dev: install $(DAGSTER_HOME)/dagster.yaml ## Dagster UI on http://127.0.0.1:3000 and the API on http://127.0.0.1:8000
+	@test -s $(DEV_JWT_SECRET_FILE) || $(PY) -c "import secrets; print(secrets.token_urlsafe(48))" > $(DEV_JWT_SECRET_FILE)
+	@export PROSORA_JWT_SECRET="$${PROSORA_JWT_SECRET:-$$(cat $(DEV_JWT_SECRET_FILE))}"; \
+	echo "API token for me@prosora.local: $$($(VENV)/bin/prosora token create --user me@prosora.local)"; \
+	$(VENV)/bin/prosora serve --port 8000 & api=$$!; \
+	trap 'kill $$api 2>/dev/null' EXIT INT TERM; \
 	$(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 lint: install ## ruff and mypy
@@ -43,6 +50,7 @@ bench: install ## benchmarks; each prints its figures
 	$(PY) benchmarks/embed.py
 	$(PY) benchmarks/search.py
 	$(PY) benchmarks/query.py
+	$(PY) benchmarks/api_load.py
 
 clean: ## remove local data (not the virtual environment)
 	rm -rf $(PROSORA_HOME)

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from prosora_pipelines.api_commands import serve, token_app
 from prosora_pipelines.lib.catalog import CatalogError, load_catalog
 from prosora_pipelines.lib.table_store import TableStore
 from prosora_pipelines.query_commands import profile_app, query, run_query
@@ -19,7 +20,9 @@ app = typer.Typer(help="Prosora Pipelines: self-hosted content intelligence.", n
 sources_app = typer.Typer(help="The source catalog and its health.", no_args_is_help=True)
 app.add_typer(sources_app, name="sources")
 app.add_typer(profile_app, name="profile")
+app.add_typer(token_app, name="token")
 app.command()(query)
+app.command()(serve)
 
 SUMMARY_FIELDS = {
     "source_catalog": ["sources", "enabled"],

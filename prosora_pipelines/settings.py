@@ -88,7 +88,7 @@ class Settings(BaseSettings):
         description="App database URL (postgresql://...); unset means SQLite in PROSORA_HOME.",
     )
     user_email: str = Field(
-        "me@localhost", description="Whose profile and history the command line uses."
+        "me@prosora.local", description="Whose profile and history the command line uses."
     )
     generator: Literal["extractive", "gemini", "ollama", "openai"] = Field(
         "extractive",
@@ -124,6 +124,40 @@ class Settings(BaseSettings):
         ),
         description="API key for the LLM provider; never logged or shown in errors.",
     )
+    jwt_algorithm: Literal["HS256", "RS256"] = Field(
+        "HS256", description="The one algorithm API tokens may use."
+    )
+    jwt_secret: SecretStr | None = Field(
+        None, description="HS256 shared secret (32 bytes or more); never logged."
+    )
+    jwt_public_key_file: Path | None = Field(None, description="RS256 public key (PEM file).")
+    jwt_jwks_file: Path | None = Field(None, description="RS256 keys as a local JWKS file.")
+    jwt_issuer: str | None = Field(None, description="Required `iss` of tokens, when set.")
+    jwt_audience: str | None = Field(None, description="Required `aud` of tokens, when set.")
+    api_insecure_dev: bool = Field(
+        False, description="Let the API start without a token key (development only)."
+    )
+    api_cors_origins: list[str] = Field(
+        default_factory=list, description="Browser origins allowed to call the API."
+    )
+    redis_url: str | None = Field(
+        None,
+        validation_alias=AliasChoices("PROSORA_REDIS_URL", "REDIS_URL"),
+        description="Redis for shared rate limits; unset means in-memory limits per process.",
+    )
+    api_rate_limit_per_minute: int = Field(
+        120, ge=1, description="Request units per user (or IP) per minute."
+    )
+    api_generation_cost: int = Field(
+        10, ge=1, description="Units a query (generation) request costs; others cost 1."
+    )
+    api_max_body_bytes: int = Field(
+        2 * 1024 * 1024, ge=1024, description="Largest request body accepted (413 above)."
+    )
+    api_index_max_age_hours: float = Field(
+        48.0, gt=0, description="How old the article index may be before /ready says 503."
+    )
+    api_workers: int = Field(1, ge=1, le=64, description="Uvicorn worker processes.")
 
 
 @cache

@@ -1,6 +1,7 @@
 """Why: `make demo` is `prosora demo`, and the README's first steps are the command line; this
-runs the demo as a user would (ingest with a progress bar, then two answered queries) and
-then the query and profile commands against what it materialized."""
+runs the demo as a user would (ingest with a progress bar, then two answered queries), then
+the query and profile commands against what it materialized, and the API's token and serve
+commands."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 from prosora_pipelines.cli import app
+from prosora_pipelines.lib.access.tokens import TokenConfig, TokenVerifier
+from prosora_pipelines.settings import get_settings
 
 pytestmark = pytest.mark.integration
 
@@ -63,3 +66,24 @@ def test_demo_then_query_and_profile_commands() -> None:
     clash = runner.invoke(app, ["profile", "set", "--use", "roadmap"])
     assert clash.exit_code == 2
     assert "both to use and to avoid" in _flat(clash.output)
+
+
+def test_token_create_mints_a_token_the_api_accepts(monkeypatch: pytest.MonkeyPatch) -> None:
+    runner = CliRunner()
+    refused = runner.invoke(app, ["token", "create", "--user", "alice@example.com"])
+    assert refused.exit_code == 2 and "PROSORA_JWT_SECRET is not set" in _flat(refused.output)
+    secret = "s" * 40
+    monkeypatch.setenv("PROSORA_JWT_SECRET", secret)
+    get_settings.cache_clear()
+    minted = runner.invoke(app, ["token", "create", "--user", "Alice@Example.com", "--hours", "1"])
+    assert minted.exit_code == 0, minted.output
+    claims = TokenVerifier(TokenConfig(algorithm="HS256", secret=secret)).verify(
+        minted.output.strip()
+    )
+    assert claims.subject == "alice@example.com"
+
+
+def test_serve_refuses_to_start_without_a_token_key() -> None:
+    result = CliRunner().invoke(app, ["serve"])
+    assert result.exit_code == 2
+    assert "PROSORA_API_INSECURE_DEV" in _flat(result.output)

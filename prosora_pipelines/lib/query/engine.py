@@ -10,10 +10,12 @@ a variant joins back to everything that produced it. A query that fails midway i
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
@@ -126,6 +128,22 @@ class QueryResult(BaseModel):
     created_at: datetime
 
 
+def _ignore(_event: str, _payload: Any) -> None:
+    return None
+
+
+@dataclass
+class QueryProgress:
+    """How a caller follows a query while it runs and stops it early (the API's event
+    stream): ``emit`` receives ``("analysis", QueryAnalysis)``, ``("evidence", [...])`` and
+    one ``("variant", VariantOut)`` per stored variant, from the thread running the query;
+    setting ``cancel`` before drafting skips the drafting, and the query is stored as
+    ``partial`` with the reason."""
+
+    emit: Callable[[str, Any], None] = _ignore
+    cancel: threading.Event = field(default_factory=threading.Event)
+
+
 class QueryFailedError(RuntimeError):
     """A query that could not be answered; it is stored as failed with this message."""
 
@@ -227,8 +245,10 @@ class QueryEngine:
         user_id: uuid.UUID,
         text: str,
         options: QueryOptions | Mapping[str, Any] | None = None,
+        progress: QueryProgress | None = None,
     ) -> QueryResult:
         """Answer ``text`` for the user, store the answer, and return it."""
+        progress = progress or QueryProgress()
         text, checked = _checked_query(text, options)
         with self.sessions() as session:
             if session.get(User, user_id) is None:
@@ -236,7 +256,7 @@ class QueryEngine:
         clock = _Clock()
         created_at = utc_now()
         try:
-            return self._answer(user_id, text, checked, clock, created_at)
+            return self._answer(user_id, text, checked, clock, created_at, progress)
         except Exception as error:
             query_id = self._record_failure(user_id, text, checked, clock, created_at, error)
             raise QueryFailedError(f"query failed: {error}", query_id) from error
@@ -248,6 +268,7 @@ class QueryEngine:
         options: QueryOptions,
         clock: _Clock,
         created_at: datetime,
+        progress: QueryProgress,
     ) -> QueryResult:
         usage = TokenUsage()
         with clock.phase("analysis"):
@@ -256,6 +277,7 @@ class QueryEngine:
             if self.refiner is not None:
                 analysis, refine_usage = self.refiner.refine(text, analysis)
                 usage += refine_usage
+        progress.emit("analysis", analysis)
         with clock.phase("evidence"):
             table, manifest = self.index.table()
             if manifest.model_version != self.embedder.info.version:
@@ -269,6 +291,7 @@ class QueryEngine:
                 table, text, vector, analysis, filters=filters, articles=options.max_evidence
             )
         by_ref = {item.ref: item for item in evidence}
+        progress.emit("evidence", [item.as_json() for item in evidence])
         with clock.phase("voice"), self.sessions() as session:
             user = session.get(User, user_id)
             assert user is not None
@@ -281,7 +304,9 @@ class QueryEngine:
         degraded_reason: str | None = None
         generator_version = self.generator.name
         with clock.phase("drafting"):
-            if not evidence:
+            if progress.cancel.is_set():
+                degraded_reason = "cancelled before drafting: the client went away"
+            elif not evidence:
                 degraded_reason = (
                     "no evidence: nothing in the article index matches this query"
                     " (materialize more sources, or widen the filters)"
@@ -370,6 +395,21 @@ class QueryEngine:
             variant_ids = [variant.id for variant in stored.variants]
             query_id = stored.id
         timings = dict(clock.timings)
+        variants = [
+            VariantOut(
+                id=variant_id,
+                format=draft.format,
+                hook_type=draft.hook_type,
+                angle=draft.angle,
+                text=draft.text,
+                citations=_citations(draft, by_ref),
+                prediction=PredictionOut.of(prediction),
+                generator=generator_version,
+            )
+            for variant_id, draft, prediction in zip(variant_ids, drafts, predictions, strict=True)
+        ]
+        for variant in variants:
+            progress.emit("variant", variant)
         return QueryResult(
             query_id=query_id,
             user_id=user_id,
@@ -378,21 +418,7 @@ class QueryEngine:
             degraded_reason=degraded_reason,
             analysis=analysis,
             evidence=[item.as_json() for item in evidence],
-            variants=[
-                VariantOut(
-                    id=variant_id,
-                    format=draft.format,
-                    hook_type=draft.hook_type,
-                    angle=draft.angle,
-                    text=draft.text,
-                    citations=_citations(draft, by_ref),
-                    prediction=PredictionOut.of(prediction),
-                    generator=generator_version,
-                )
-                for variant_id, draft, prediction in zip(
-                    variant_ids, drafts, predictions, strict=True
-                )
-            ],
+            variants=variants,
             rejected=rejected,
             timings_ms=timings,
             processing_time_ms=round(sum(timings.values()), 2),

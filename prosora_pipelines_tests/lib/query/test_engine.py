@@ -22,7 +22,7 @@ from prosora_pipelines.lib.appdb.repository import (
     upsert_voice_profile,
 )
 from prosora_pipelines.lib.embedding import Embedder
-from prosora_pipelines.lib.query.engine import PHASES, QueryEngine, QueryFailedError
+from prosora_pipelines.lib.query.engine import PHASES, QueryEngine, QueryFailedError, QueryProgress
 from prosora_pipelines.lib.query.extractive import ExtractiveGenerator
 from prosora_pipelines.lib.query.prediction import EngagementPrior
 from prosora_pipelines.lib.vector_store import CurrentIndex
@@ -170,3 +170,21 @@ def test_a_failed_query_is_stored_as_failed(
         assert "no article index" in stored.results["error"]
         assert stored.variants == []
     engine.sessions.kw["bind"].dispose()
+
+
+def test_progress_reports_each_phase_and_a_cancel_skips_drafting(
+    engine: QueryEngine, user_id: uuid.UUID
+) -> None:
+    seen: list[str] = []
+    progress = QueryProgress(emit=lambda name, _payload: seen.append(name))
+    result = engine.process_query(user_id, QUERY, {"formats": ["x_thread"]}, progress)
+    assert seen == ["analysis", "evidence"] + ["variant"] * len(result.variants)
+
+    cancelled = QueryProgress()
+    cancelled.cancel.set()
+    stopped = engine.process_query(user_id, QUERY, None, cancelled)
+    assert stopped.status == "partial" and stopped.variants == []
+    assert stopped.degraded_reason == "cancelled before drafting: the client went away"
+    with engine.sessions() as session:
+        stored = session.get(Query, stopped.query_id)
+        assert stored is not None and stored.status == "partial"

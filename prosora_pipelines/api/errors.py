@@ -1,0 +1,124 @@
+"""One error envelope for every failure the API reports, with the request id, and never a
+stack trace or a secret:
+
+    {"error": {"code": "not_found", "message": "...", "request_id": "...", "details": [...]}}
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from prosora_pipelines.api.request_ids import current_request_id
+from prosora_pipelines.lib.appdb.repository import InvalidInputError, NotFoundError
+
+logger = logging.getLogger(__name__)
+
+STATUS_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "invalid_input",
+    429: "rate_limited",
+    500: "internal_error",
+    503: "unavailable",
+}
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    request_id: str
+    details: list[Any] | None = None
+
+
+class ErrorEnvelope(BaseModel):
+    error: ErrorBody
+
+
+class ApiError(Exception):
+    """An error the API answers on purpose, with its status and a message safe to show."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        details: list[Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.details = details
+        self.headers = headers or {}
+
+
+def error_response(
+    status: int,
+    message: str,
+    details: list[Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body = ErrorEnvelope(
+        error=ErrorBody(
+            code=STATUS_CODES.get(status, "error"),
+            message=message,
+            request_id=current_request_id(),
+            details=details,
+        )
+    )
+    return JSONResponse(
+        body.model_dump(exclude_none=True), status_code=status, headers=headers or None
+    )
+
+
+def _validation_details(error: RequestValidationError) -> list[dict[str, Any]]:
+    return [
+        {"field": ".".join(str(part) for part in problem["loc"]), "problem": problem["msg"]}
+        for problem in error.errors()
+    ]
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Route every exception to the envelope."""
+
+    @app.exception_handler(ApiError)
+    async def _api_error(_request: Request, error: ApiError) -> JSONResponse:
+        return error_response(error.status, error.message, error.details, error.headers)
+
+    @app.exception_handler(NotFoundError)
+    async def _not_found(_request: Request, error: NotFoundError) -> JSONResponse:
+        return error_response(404, str(error))
+
+    @app.exception_handler(InvalidInputError)
+    async def _invalid(_request: Request, error: InvalidInputError) -> JSONResponse:
+        details = getattr(error, "errors", None)
+        return error_response(422, str(error), list(details) if details else None)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_request: Request, error: RequestValidationError) -> JSONResponse:
+        details = _validation_details(error)
+        summary = "; ".join(f"{d['field']}: {d['problem']}" for d in details[:5])
+        return error_response(422, f"invalid request: {summary}", details)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, error: StarletteHTTPException) -> JSONResponse:
+        headers = dict(error.headers) if error.headers else None
+        return error_response(error.status_code, str(error.detail), headers=headers)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_request: Request, error: Exception) -> JSONResponse:
+        logger.error("unhandled %s", type(error).__name__, exc_info=error)
+        return error_response(500, "internal error; quote the request id when reporting it")

@@ -1,0 +1,93 @@
+"""Liveness, readiness and metrics, for orchestrators and Prometheus (no token needed)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Depends, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel
+from sqlalchemy import text
+
+from prosora_pipelines.api.context import ApiContext
+from prosora_pipelines.api.security import Context, limit_by_ip
+from prosora_pipelines.lib.vector_store import ArticleIndex, read_manifest
+
+router = APIRouter(tags=["operations"], dependencies=[Depends(limit_by_ip)])
+
+
+class Health(BaseModel):
+    status: str
+
+
+class Readiness(BaseModel):
+    status: str
+    problems: list[str]
+    index_table: str | None = None
+    embedding_model: str | None = None
+    index_updated_at: datetime | None = None
+    index_age_hours: float | None = None
+
+
+@router.get("/health", response_model=Health, summary="The process is alive")
+def health() -> Health:
+    return Health(status="ok")
+
+
+def _database_problem(context: ApiContext) -> str | None:
+    try:
+        with context.database.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except Exception as error:  # any failure means not ready; the type says which
+        return f"app database unreachable ({type(error).__name__})"
+    return None
+
+
+def readiness(context: ApiContext) -> Readiness:
+    """What /ready reports: database, vector store and index freshness."""
+    problems: list[str] = []
+    database_problem = _database_problem(context)
+    if database_problem:
+        problems.append(database_problem)
+    manifest = read_manifest(context.tables)
+    details: dict[str, Any] = {}
+    if manifest is None:
+        problems.append("no article index yet: materialize article_index")
+    else:
+        age = (datetime.now(UTC) - manifest.updated_at).total_seconds() / 3600
+        details = {
+            "index_table": manifest.table,
+            "embedding_model": f"{manifest.model_id}@{manifest.model_version}",
+            "index_updated_at": manifest.updated_at,
+            "index_age_hours": round(age, 2),
+        }
+        limit = context.settings.api_index_max_age_hours
+        if age > limit:
+            problems.append(f"article index is {age:.1f} h old, over the {limit:g} h limit")
+        try:
+            ArticleIndex(context.settings.home / "lancedb").open(manifest.table).count_rows()
+        except Exception as error:  # any failure means not ready; the type says which
+            problems.append(f"vector store unreadable ({type(error).__name__})")
+    return Readiness(
+        status="ready" if not problems else "unavailable", problems=problems, **details
+    )
+
+
+@router.get(
+    "/ready",
+    response_model=Readiness,
+    summary="Ready to serve: database reachable, index present and fresh",
+    responses={503: {"model": Readiness, "description": "Not ready, with the reasons"}},
+)
+def ready(context: Context) -> Response:
+    report = readiness(context)
+    return JSONResponse(
+        report.model_dump(mode="json"), status_code=200 if not report.problems else 503
+    )
+
+
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+def metrics(context: Context) -> Response:
+    return Response(generate_latest(context.metrics.registry), media_type=CONTENT_TYPE_LATEST)

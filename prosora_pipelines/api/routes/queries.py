@@ -1,0 +1,255 @@
+"""Queries: ask one (whole, or as a stream of events), read one, delete one, page through
+the caller's history."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.sse import EventSourceResponse, ServerSentEvent
+from pydantic import BaseModel, ConfigDict, Field
+
+from prosora_pipelines.api.context import ApiContext
+from prosora_pipelines.api.errors import ApiError
+from prosora_pipelines.api.security import Context, CurrentCaller, GeneratingCaller, user_of
+from prosora_pipelines.lib.appdb.models import Query as StoredQueryRow
+from prosora_pipelines.lib.appdb.repository import (
+    MAX_HISTORY_PAGE,
+    ContentFormat,
+    delete_query,
+    get_query,
+    history_page,
+)
+from prosora_pipelines.lib.query.engine import (
+    MAX_QUERY_CHARACTERS,
+    QueryFailedError,
+    QueryOptions,
+    QueryProgress,
+    QueryResult,
+)
+
+router = APIRouter(tags=["queries"])
+logger = logging.getLogger(__name__)
+HEARTBEAT_SECONDS = 15.0
+
+
+class QueryRequest(BaseModel):
+    """A question to answer, with optional options."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "text": "AI regulation impact on fintech product strategy",
+                    "options": {"formats": ["linkedin_post"], "variants_per_format": 3},
+                }
+            ]
+        },
+    )
+
+    text: str = Field(min_length=1, max_length=MAX_QUERY_CHARACTERS)
+    options: QueryOptions = Field(default_factory=QueryOptions)
+
+
+class StoredVariant(BaseModel):
+    id: uuid.UUID
+    position: int
+    format: str
+    text: str
+    hook_type: str | None
+    citations: list[dict[str, Any]]
+    predicted_engagement: float | None
+    prediction_reasons: list[str]
+    model_version: str
+    created_at: datetime
+
+
+class StoredQuery(BaseModel):
+    """A query as stored: what was asked, what was answered, and what produced it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    text: str
+    status: str
+    options: dict[str, Any]
+    analysis: dict[str, Any]
+    results: dict[str, Any]
+    metrics: dict[str, Any]
+    model_versions: dict[str, str]
+    processing_time_ms: float
+    created_at: datetime
+    variants: list[StoredVariant]
+
+
+class HistoryOut(BaseModel):
+    queries: list[StoredQuery]
+    next_cursor: str | None
+
+
+def _stored(row: StoredQueryRow) -> StoredQuery:
+    return StoredQuery.model_validate(
+        {
+            **{name: getattr(row, name) for name in StoredQuery.model_fields if name != "variants"},
+            "variants": [
+                StoredVariant.model_validate(variant, from_attributes=True)
+                for variant in row.variants
+            ],
+        }
+    )
+
+
+def _answer(
+    context: ApiContext,
+    caller_id: uuid.UUID,
+    body: QueryRequest,
+    progress: QueryProgress | None = None,
+) -> QueryResult:
+    engine = context.query_engine()
+    started = time.perf_counter()
+    try:
+        result = engine.process_query(caller_id, body.text, body.options, progress)
+    except QueryFailedError as error:
+        raise ApiError(503, f"{error} (stored as failed query {error.query_id})") from None
+    generator = result.model_versions.get("generator", "unknown")
+    context.metrics.generation_seconds.labels(generator).observe(time.perf_counter() - started)
+    context.metrics.retrieval_seconds.labels("evidence").observe(
+        result.timings_ms.get("evidence", 0) / 1000
+    )
+    for kind, tokens in result.token_usage.items():
+        if tokens:
+            context.metrics.generation_tokens.labels(generator, kind).inc(tokens)
+    return result
+
+
+@router.post(
+    "/queries",
+    response_model=QueryResult,
+    status_code=201,
+    summary="Answer a query: analysis, evidence, drafts with predicted engagement",
+)
+def ask(body: QueryRequest, context: Context, caller: GeneratingCaller) -> QueryResult:
+    return _answer(context, caller.id, body)
+
+
+def _event(name: str, payload: Any) -> ServerSentEvent:
+    data = payload.model_dump(mode="json") if isinstance(payload, BaseModel) else payload
+    return ServerSentEvent(event=name, data=data)
+
+
+@router.post(
+    "/queries/stream",
+    response_class=EventSourceResponse,
+    summary="Answer a query as Server-Sent Events",
+    description=(
+        "Events, in order: `analysis`, `evidence`, one `variant` per draft, then `done` (the "
+        "whole stored result) or `error` (the error envelope). A comment line is sent as a "
+        "heartbeat every 15 s of silence. When the client goes away before drafting, the "
+        "drafting is skipped; the query is stored either way."
+    ),
+)
+async def ask_streaming(
+    body: QueryRequest, request: Request, context: Context, caller: GeneratingCaller
+) -> AsyncIterator[ServerSentEvent]:
+    loop = asyncio.get_running_loop()
+    events: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+
+    def emit(name: str, payload: Any) -> None:
+        loop.call_soon_threadsafe(events.put_nowait, (name, payload))
+
+    progress = QueryProgress(emit=emit, cancel=threading.Event())
+
+    def run() -> None:
+        try:
+            result = _answer(context, caller.id, body, progress)
+        except ApiError as error:
+            emit("error", {"status": error.status, "message": error.message})
+        except Exception as error:  # reported as an error event; the details go to the log
+            logger.error("query stream failed", exc_info=error)
+            emit("error", {"status": 500, "message": f"internal error ({type(error).__name__})"})
+        else:
+            emit("done", result)
+
+    worker = asyncio.ensure_future(run_in_threadpool(run))
+    context.metrics.streams_in_flight.inc()
+    try:
+        while True:
+            if await request.is_disconnected():
+                progress.cancel.set()
+                break
+            try:
+                name, payload = await asyncio.wait_for(events.get(), HEARTBEAT_SECONDS)
+            except TimeoutError:
+                yield ServerSentEvent(comment="heartbeat")
+                continue
+            yield _event(name, payload)
+            if name in ("done", "error"):
+                break
+    finally:
+        progress.cancel.set()
+        context.metrics.streams_in_flight.dec()
+        await asyncio.shield(worker)
+
+
+@router.get(
+    "/queries/{query_id}",
+    response_model=StoredQuery,
+    summary="One of your queries, as stored",
+    responses={404: {"description": "No such query of yours"}},
+)
+def read_query(query_id: uuid.UUID, context: Context, caller: CurrentCaller) -> StoredQuery:
+    with context.sessions() as session:
+        return _stored(get_query(session, user_of(session, caller), query_id))
+
+
+@router.delete(
+    "/queries/{query_id}",
+    status_code=204,
+    response_class=Response,
+    summary="Delete one of your queries, its variants and their feedback",
+    responses={404: {"description": "No such query of yours"}},
+)
+def remove_query(query_id: uuid.UUID, context: Context, caller: CurrentCaller) -> Response:
+    with context.sessions.begin() as session:
+        delete_query(session, user_of(session, caller), query_id)
+    return Response(status_code=204)
+
+
+@router.get(
+    "/users/me/history",
+    response_model=HistoryOut,
+    summary="Your queries, newest first, a page at a time",
+)
+def history(
+    context: Context,
+    caller: CurrentCaller,
+    limit: Annotated[int, Query(ge=1, le=MAX_HISTORY_PAGE)] = 20,
+    cursor: Annotated[
+        str | None, Query(max_length=200, description="next_cursor of the previous page")
+    ] = None,
+    format: ContentFormat | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> HistoryOut:
+    with context.sessions() as session:
+        page = history_page(
+            session,
+            user_of(session, caller),
+            limit=limit,
+            cursor=cursor,
+            format=format,
+            since=since,
+            until=until,
+        )
+        return HistoryOut(
+            queries=[_stored(row) for row in page.queries], next_cursor=page.next_cursor
+        )
