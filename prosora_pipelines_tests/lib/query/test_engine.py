@@ -65,6 +65,8 @@ def test_a_query_is_answered_and_stored_with_its_provenance(
     assert [v.format for v in result.variants].count("x_thread") == 4
     for variant in result.variants:
         assert variant.citations
+        # Citations give the canonical URL, without the feed's tracking parameters.
+        assert all("utm_" not in citation.url for citation in variant.citations)
         assert variant.prediction.kind == "prior" and 0 < variant.prediction.rate < 1
         assert variant.prediction.reasons
     with engine.sessions() as session:
