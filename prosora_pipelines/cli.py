@@ -184,7 +184,7 @@ def search(
         domains=tuple(domain or ()),
         since=since.replace(tzinfo=since.tzinfo or UTC) if since else None,
     )
-    hits = search_articles(index, query, embedder.encode([query])[0], k=k, filters=filters)
+    hits = search_articles(index, query, embedder.encode_query(query), k=k, filters=filters)
     table = Table(title=f"Search: {query}")
     for column in ("score", "source", "tier", "published", "title"):
         table.add_column(column)

@@ -6,7 +6,6 @@ stack trace or a secret:
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -17,8 +16,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from prosora_pipelines.api.request_ids import current_request_id
 from prosora_pipelines.lib.appdb.repository import InvalidInputError, NotFoundError
-
-logger = logging.getLogger(__name__)
 
 STATUS_CODES = {
     400: "bad_request",
@@ -92,7 +89,8 @@ def _validation_details(error: RequestValidationError) -> list[dict[str, Any]]:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    """Route every exception to the envelope."""
+    """Route every expected exception to the envelope (unexpected ones are answered by
+    ``observability.RequestContextMiddleware``)."""
 
     @app.exception_handler(ApiError)
     async def _api_error(_request: Request, error: ApiError) -> JSONResponse:
@@ -117,8 +115,3 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _http(_request: Request, error: StarletteHTTPException) -> JSONResponse:
         headers = dict(error.headers) if error.headers else None
         return error_response(error.status_code, str(error.detail), headers=headers)
-
-    @app.exception_handler(Exception)
-    async def _unexpected(_request: Request, error: Exception) -> JSONResponse:
-        logger.error("unhandled %s", type(error).__name__, exc_info=error)
-        return error_response(500, "internal error; quote the request id when reporting it")

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from prosora_pipelines.api.errors import error_response
@@ -26,6 +27,7 @@ from prosora_pipelines.api.request_ids import (
 )
 
 access_log = logging.getLogger("prosora.api.access")
+logger = logging.getLogger(__name__)
 
 
 class JsonLogFormatter(logging.Formatter):
@@ -96,8 +98,13 @@ class ApiMetrics:
         )
 
 
-class BodyTooLargeError(Exception):
-    pass
+class BodyTooLargeError(HTTPException):
+    """Raised from ``receive`` once a body without a declared length passes the limit. An
+    ``HTTPException`` because FastAPI re-raises those from its body reading (any other error
+    there becomes a 400 "error parsing the body"); the app's handler answers the 413."""
+
+    def __init__(self, max_body_bytes: int) -> None:
+        super().__init__(413, f"request body over {max_body_bytes} bytes")
 
 
 class RequestContextMiddleware:
@@ -136,7 +143,7 @@ class RequestContextMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_body_bytes:
-                    raise BodyTooLargeError
+                    raise BodyTooLargeError(self.max_body_bytes)
             return message
 
         try:
@@ -149,6 +156,16 @@ class RequestContextMiddleware:
                     if response_started:
                         raise
                     await self._too_large(send_with_id)
+                except Exception as error:
+                    # Answered here rather than re-raised to the server, which would close
+                    # the keep-alive connection and fail the client's next request on it.
+                    if response_started:
+                        raise
+                    logger.error("unhandled %s", type(error).__name__, exc_info=error)
+                    response = error_response(
+                        500, "internal error; quote the request id when reporting it"
+                    )
+                    await response(scope, _no_receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - started
             route = getattr(scope.get("route"), "path", "unmatched")

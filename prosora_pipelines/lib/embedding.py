@@ -12,6 +12,7 @@ import hashlib
 import os
 import threading
 from collections.abc import Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -21,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
+QUERY_BATCH = 32
 
 
 class EmbeddingModelError(RuntimeError):
@@ -102,6 +104,9 @@ class Embedder:
             precision="fp16" if half else "fp32",
         )
         self._lock = threading.Lock()
+        self._waiting: list[tuple[str, Future[npt.NDArray[np.float32]]]] = []
+        self._waiting_lock = threading.Lock()
+        self._draining = False
 
     @property
     def tokenizer(self) -> Any:
@@ -120,6 +125,40 @@ class Embedder:
                 show_progress_bar=False,
             )
         return np.asarray(vectors, dtype=np.float32)
+
+    def encode_query(self, text: str) -> npt.NDArray[np.float32]:
+        """One text's vector, for callers that each have one (queries, searches).
+
+        Concurrent callers are served together: the first becomes the drainer and encodes
+        everything waiting, up to ``QUERY_BATCH`` texts per forward pass, until nothing is
+        left; the others wait for their row. A batch of short texts costs little more than
+        one, so concurrent requests no longer queue one model call each.
+        """
+        future: Future[npt.NDArray[np.float32]] = Future()
+        with self._waiting_lock:
+            self._waiting.append((text, future))
+            drain = not self._draining
+            self._draining = True
+        if drain:
+            self._drain()
+        return future.result()
+
+    def _drain(self) -> None:
+        while True:
+            with self._waiting_lock:
+                batch = self._waiting[:QUERY_BATCH]
+                del self._waiting[:QUERY_BATCH]
+                if not batch:
+                    self._draining = False
+                    return
+            try:
+                vectors = self.encode([text for text, _ in batch])
+            except Exception as error:  # every waiting caller gets it, not only the drainer
+                for _, waiting in batch:
+                    waiting.set_exception(error)
+            else:
+                for (_, waiting), vector in zip(batch, vectors, strict=True):
+                    waiting.set_result(vector)
 
 
 @cache

@@ -15,7 +15,9 @@ from prosora_pipelines.api.context import ApiContext
 from prosora_pipelines.api.security import Context, limit_by_ip
 from prosora_pipelines.lib.vector_store import ArticleIndex, read_manifest
 
-router = APIRouter(tags=["operations"], dependencies=[Depends(limit_by_ip)])
+router = APIRouter(tags=["operations"])
+# /health is not rate limited: a liveness probe must always answer, and it does no work.
+LIMITED = [Depends(limit_by_ip)]
 
 
 class Health(BaseModel):
@@ -32,7 +34,8 @@ class Readiness(BaseModel):
 
 
 @router.get("/health", response_model=Health, summary="The process is alive")
-def health() -> Health:
+async def health() -> Health:
+    # Async on purpose: liveness must not wait for a worker thread while requests hold them.
     return Health(status="ok")
 
 
@@ -77,6 +80,7 @@ def readiness(context: ApiContext) -> Readiness:
 
 @router.get(
     "/ready",
+    dependencies=LIMITED,
     response_model=Readiness,
     summary="Ready to serve: database reachable, index present and fresh",
     responses={503: {"model": Readiness, "description": "Not ready, with the reasons"}},
@@ -88,6 +92,6 @@ def ready(context: Context) -> Response:
     )
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response, dependencies=LIMITED)
 def metrics(context: Context) -> Response:
     return Response(generate_latest(context.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -96,7 +96,7 @@ def search(
         table, _ = engine.index.table()
     except LookupError as error:
         raise ApiError(503, str(error)) from None
-    vector = engine.embedder.encode([q])[0] if mode != SearchMode.FULL_TEXT else None
+    vector = engine.embedder.encode_query(q) if mode != SearchMode.FULL_TEXT else None
     hits = search_articles(
         table,
         q,

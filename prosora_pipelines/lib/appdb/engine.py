@@ -3,7 +3,13 @@
 SQLite gets write-ahead logging (readers never block the one writer, so the API, the
 Dagster daemon and run workers can share the file), enforced foreign keys (off by default in
 SQLite, and the cascades depend on them) and a busy timeout (a writer waits for another
-instead of failing at once). SQLAlchemy, not the ``sqlite3`` module, emits ``BEGIN``, so
+instead of failing at once). Every transaction starts with ``BEGIN IMMEDIATE``: one that
+began deferred, read, and then wrote after another connection committed would be refused
+at once with "database is locked" (SQLite cannot wait there without risking a deadlock),
+which the API's load benchmark hit on concurrent feedback writes; taking the write lock at
+the start makes such transactions wait their turn within the busy timeout instead. The
+transactions are short, so queueing them costs little; PostgreSQL is the choice for many
+concurrent writers. SQLAlchemy, not the ``sqlite3`` module, emits ``BEGIN``, so
 every transaction, reads and savepoints included, is a real one (see SQLAlchemy's "Enabling
 Non-Legacy SQLite Transactional Modes"; the ``autocommit`` connect argument it recommends
 needs Python 3.12).
@@ -24,6 +30,7 @@ from prosora_pipelines.settings import Settings
 
 SQLITE_FILE_NAME = "prosora.db"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+CONNECT_TIMEOUT_SECONDS = 5
 
 
 def database_url_for(settings: Settings) -> str:
@@ -44,20 +51,20 @@ def normalize_url(url: str | URL) -> URL:
 def make_engine(url: str | URL, *, migrating: bool = False) -> Engine:
     """An engine for ``url`` with the settings described above.
 
-    ``migrating=True`` is for ``migrate`` only and changes two things on SQLite: foreign
+    ``migrating=True`` is for ``migrate`` only and changes one thing on SQLite: foreign
     keys are not enforced, because Alembic's batch mode rebuilds a table by dropping it and
-    with enforcement on that drop would cascade-delete the rows that refer to it; and
-    transactions start with ``BEGIN IMMEDIATE``, so two processes migrating at once queue
-    for the write lock instead of one failing on a stale read.
+    with enforcement on that drop would cascade-delete the rows that refer to it.
     """
     parsed = normalize_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(parsed, pool_pre_ping=True)
+        # A bounded connect, so an unreachable server fails a request (and /ready) quickly.
+        return create_engine(
+            parsed, pool_pre_ping=True, connect_args={"connect_timeout": CONNECT_TIMEOUT_SECONDS}
+        )
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(parsed, connect_args={"check_same_thread": False})
     foreign_keys = "OFF" if migrating else "ON"
-    begin = "BEGIN IMMEDIATE" if migrating else "BEGIN"
 
     @event.listens_for(engine, "connect")
     def _configure(dbapi_connection: Any, _record: Any) -> None:
@@ -73,7 +80,7 @@ def make_engine(url: str | URL, *, migrating: bool = False) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _begin(connection: Any) -> None:
-        connection.exec_driver_sql(begin)
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
 

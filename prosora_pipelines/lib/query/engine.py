@@ -237,7 +237,7 @@ class QueryEngine:
     def warm_up(self) -> None:
         """Do the one-off work (prototype vectors, opening the index) before the first query,
         so that query is as fast as the rest."""
-        analyze_query("warm-up", self.embedder, self.embedder.encode(["warm-up"])[0])
+        analyze_query("warm-up", self.embedder, self.embedder.encode_query("warm-up"))
         self.index.table()
 
     def process_query(
@@ -272,7 +272,7 @@ class QueryEngine:
     ) -> QueryResult:
         usage = TokenUsage()
         with clock.phase("analysis"):
-            vector = self.embedder.encode([text])[0]
+            vector = self.embedder.encode_query(text)
             analysis = analyze_query(text, self.embedder, vector)
             if self.refiner is not None:
                 analysis, refine_usage = self.refiner.refine(text, analysis)

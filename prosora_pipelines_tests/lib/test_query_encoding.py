@@ -1,0 +1,27 @@
+"""Why: the API encodes one query per request from many threads at once; concurrent
+callers are batched into shared forward passes, and each must still get its own vector."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+from prosora_pipelines.lib.embedding import Embedder
+
+TEXTS = [f"query number {n} about stablecoin reserves and rate cuts" for n in range(40)]
+
+
+def test_concurrent_queries_each_get_their_own_vector(embedder: Embedder) -> None:
+    expected = embedder.encode(TEXTS)
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        vectors = list(pool.map(embedder.encode_query, TEXTS))
+    for want, got in zip(expected, vectors, strict=True):
+        assert np.allclose(want, got, atol=1e-5)
+
+
+def test_a_failing_batch_raises_and_the_next_query_still_works(embedder: Embedder) -> None:
+    with pytest.raises(ValueError):
+        embedder.encode_query(None)  # type: ignore[arg-type]
+    assert embedder.encode_query("still works").shape == (embedder.info.dimension,)
