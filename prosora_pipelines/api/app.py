@@ -73,13 +73,10 @@ def rate_limiter(settings: Settings) -> RateLimiter:
     return MemoryRateLimiter()
 
 
-def _default_query_engine(settings: Settings) -> Callable[[], QueryEngine]:
-    def build() -> QueryEngine:
-        from prosora_pipelines.lib.query.from_settings import engine_from_settings
+def _settings_engine(settings: Settings, context: ApiContext) -> QueryEngine:
+    from prosora_pipelines.lib.query.from_settings import engine_from_settings
 
-        return engine_from_settings(settings)
-
-    return build
+    return engine_from_settings(settings, sessions=context.sessions)
 
 
 def create_app(
@@ -103,7 +100,7 @@ def create_app(
         limiter=rate_limiter(settings),
         metrics=metrics,
         tables=TableStore(settings.home),
-        build_query_engine=build_query_engine or _default_query_engine(settings),
+        build_query_engine=build_query_engine or (lambda: _settings_engine(settings, context)),
     )
 
     @asynccontextmanager

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from prosora_pipelines.api.context import ApiContext
@@ -89,13 +90,16 @@ def limit_by_ip(request: Request, response: Response, context: Context) -> None:
     response.headers.update(spend(context, request, f"ip:{_client_ip(request)}", 1))
 
 
-def _bearer_token(request: Request) -> str | None:
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+# Declares the scheme in the OpenAPI document (the docs' Authorize button); the checks and
+# the 401 envelope are ours, so it never answers by itself.
+bearer_scheme = HTTPBearer(auto_error=False, description="A JWT; `prosora token create`.")
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
 
 
-def _authenticated(request: Request, context: ApiContext) -> Caller:
-    token = _bearer_token(request)
+def _authenticated(
+    request: Request, context: ApiContext, credentials: HTTPAuthorizationCredentials | None
+) -> Caller:
+    token = credentials.credentials.strip() if credentials else None
     if context.verifier is None:
         reason = "this API runs without a token key (insecure development mode)"
     elif token is None:
@@ -118,8 +122,10 @@ def _authenticated(request: Request, context: ApiContext) -> Caller:
 def caller_paying(cost: Callable[[ApiContext], int]) -> Callable[..., Caller]:
     """A dependency authenticating the caller and spending ``cost(context)`` of their budget."""
 
-    def dependency(request: Request, response: Response, context: Context) -> Caller:
-        caller = _authenticated(request, context)
+    def dependency(
+        request: Request, response: Response, context: Context, credentials: Credentials
+    ) -> Caller:
+        caller = _authenticated(request, context, credentials)
         response.headers.update(spend(context, request, f"user:{caller.id}", cost(context)))
         request.state.caller = caller
         return caller

@@ -95,7 +95,9 @@ class SearchHit:
 
 
 def _timestamp(value: datetime) -> str:
-    return "timestamp " + sql_string(value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    utc = value.astimezone(UTC)
+    # The year zero-padded: strftime("%Y") writes year 587 as "587", which SQL rejects.
+    return "timestamp " + sql_string(f"{utc.year:04d}-{utc:%m-%dT%H:%M:%S}Z")
 
 
 def filters_to_sql(filters: SearchFilters) -> str | None:

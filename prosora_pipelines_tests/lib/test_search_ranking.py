@@ -77,6 +77,9 @@ def test_filters_to_sql_quotes_values() -> None:
         "published_at >= timestamp '2026-11-01T00:00:00Z' AND credibility >= 0.8"
     )
 
+    early = filters_to_sql(SearchFilters(until=datetime(587, 3, 1, tzinfo=UTC)))
+    assert early == "published_at < timestamp '0587-03-01T00:00:00Z'"
+
 
 def _toy_table(tmp_path: Path) -> object:
     """Six chunks with hand-made 4-d vectors, one per article, varied metadata."""

@@ -15,10 +15,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.sse import EventSourceResponse, ServerSentEvent
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from prosora_pipelines.api.context import ApiContext
-from prosora_pipelines.api.errors import ApiError
+from prosora_pipelines.api.errors import ApiError, check_time, time_problem
 from prosora_pipelines.api.security import Context, CurrentCaller, GeneratingCaller, user_of
 from prosora_pipelines.lib.appdb.models import Query as StoredQueryRow
 from prosora_pipelines.lib.appdb.repository import (
@@ -58,6 +58,14 @@ class QueryRequest(BaseModel):
 
     text: str = Field(min_length=1, max_length=MAX_QUERY_CHARACTERS)
     options: QueryOptions = Field(default_factory=QueryOptions)
+
+    @field_validator("options")
+    @classmethod
+    def _since_in_range(cls, options: QueryOptions) -> QueryOptions:
+        problem = time_problem(options.since)
+        if problem is not None:
+            raise ValueError(f"since {problem}")
+        return options
 
 
 class StoredVariant(BaseModel):
@@ -119,7 +127,16 @@ def _answer(
     try:
         result = engine.process_query(caller_id, body.text, body.options, progress)
     except QueryFailedError as error:
-        raise ApiError(503, f"{error} (stored as failed query {error.query_id})") from None
+        if isinstance(error.__cause__, LookupError):  # no article index (yet)
+            raise ApiError(
+                503, f"{error.__cause__} (stored as failed query {error.query_id})"
+            ) from None
+        logger.error("query %s failed", error.query_id, exc_info=error.__cause__)
+        raise ApiError(
+            500,
+            f"the query failed and was stored as failed query {error.query_id}; "
+            "quote the request id when reporting it",
+        ) from None
     generator = result.model_versions.get("generator", "unknown")
     context.metrics.generation_seconds.labels(generator).observe(time.perf_counter() - started)
     context.metrics.retrieval_seconds.labels("evidence").observe(
@@ -240,6 +257,8 @@ def history(
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> HistoryOut:
+    check_time("since", since)
+    check_time("until", until)
     with context.sessions() as session:
         page = history_page(
             session,

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from prosora_pipelines.api.errors import ApiError
+from prosora_pipelines.api.errors import ApiError, check_time
 from prosora_pipelines.api.security import Context, CurrentCaller
 from prosora_pipelines.lib.search import SearchFilters, SearchHit, SearchMode, search_articles
 
@@ -83,11 +83,8 @@ def search(
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> SearchResults:
-    for name, value in (("since", since), ("until", until)):
-        if value is not None and value.utcoffset() is None:
-            raise ApiError(
-                422, f"invalid request: {name} needs a timezone (e.g. 2026-11-01T00:00:00Z)"
-            )
+    check_time("since", since)
+    check_time("until", until)
     if since and until and since >= until:
         raise ApiError(422, "invalid request: since must be before until")
     engine = context.query_engine()

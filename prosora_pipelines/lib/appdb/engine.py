@@ -57,9 +57,16 @@ def make_engine(url: str | URL, *, migrating: bool = False) -> Engine:
     """
     parsed = normalize_url(url)
     if parsed.get_backend_name() != "sqlite":
-        # A bounded connect, so an unreachable server fails a request (and /ready) quickly.
+        # Bounded waits, so an unreachable server fails a request (and /ready) in seconds:
+        # on connecting, and on a pooled connection whose network stopped answering.
         return create_engine(
-            parsed, pool_pre_ping=True, connect_args={"connect_timeout": CONNECT_TIMEOUT_SECONDS}
+            parsed,
+            pool_pre_ping=True,
+            connect_args={
+                "connect_timeout": CONNECT_TIMEOUT_SECONDS,
+                "keepalives": 1,
+                "tcp_user_timeout": CONNECT_TIMEOUT_SECONDS * 1000,
+            },
         )
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)

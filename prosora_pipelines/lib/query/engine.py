@@ -10,6 +10,7 @@ a variant joins back to everything that produced it. A query that fails midway i
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import uuid
@@ -46,6 +47,7 @@ from prosora_pipelines.lib.query.voice import Voice
 from prosora_pipelines.lib.search import SearchFilters
 from prosora_pipelines.lib.vector_store import CurrentIndex
 
+logger = logging.getLogger(__name__)
 PHASES = ("analysis", "evidence", "voice", "drafting", "prediction", "persistence")
 MAX_QUERY_CHARACTERS = 2000
 
@@ -142,6 +144,16 @@ class QueryProgress:
 
     emit: Callable[[str, Any], None] = _ignore
     cancel: threading.Event = field(default_factory=threading.Event)
+
+    def report(self, event: str, payload: Any) -> None:
+        """``emit``, whose failure (a listener gone) cancels what is left instead of failing
+        the query: the answer is still stored once, whole or partial."""
+        try:
+            self.emit(event, payload)
+        except Exception:
+            logger.warning("progress listener failed on %s; going on without it", event)
+            self.emit = _ignore
+            self.cancel.set()
 
 
 class QueryFailedError(RuntimeError):
@@ -277,7 +289,7 @@ class QueryEngine:
             if self.refiner is not None:
                 analysis, refine_usage = self.refiner.refine(text, analysis)
                 usage += refine_usage
-        progress.emit("analysis", analysis)
+        progress.report("analysis", analysis)
         with clock.phase("evidence"):
             table, manifest = self.index.table()
             if manifest.model_version != self.embedder.info.version:
@@ -291,7 +303,7 @@ class QueryEngine:
                 table, text, vector, analysis, filters=filters, articles=options.max_evidence
             )
         by_ref = {item.ref: item for item in evidence}
-        progress.emit("evidence", [item.as_json() for item in evidence])
+        progress.report("evidence", [item.as_json() for item in evidence])
         with clock.phase("voice"), self.sessions() as session:
             user = session.get(User, user_id)
             assert user is not None
@@ -409,7 +421,7 @@ class QueryEngine:
             for variant_id, draft, prediction in zip(variant_ids, drafts, predictions, strict=True)
         ]
         for variant in variants:
-            progress.emit("variant", variant)
+            progress.report("variant", variant)
         return QueryResult(
             query_id=query_id,
             user_id=user_id,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from sqlalchemy.orm import Session, sessionmaker
+
 from prosora_pipelines.lib.appdb.engine import database_url_for, make_engine, make_session_factory
 from prosora_pipelines.lib.appdb.migrations import migrate
 from prosora_pipelines.lib.embedding import load_embedder
@@ -27,18 +29,22 @@ def generator_from_settings(settings: Settings) -> tuple[Generator, AnalysisRefi
     return LLMDraftGenerator(client, fallback=extractive), refiner
 
 
-def engine_from_settings(settings: Settings) -> QueryEngine:
-    """A ready engine: model loaded, app database migrated; ``LookupError`` when there is no
-    article index yet."""
-    url = database_url_for(settings)
-    migrate(url)
+def engine_from_settings(
+    settings: Settings, sessions: sessionmaker[Session] | None = None
+) -> QueryEngine:
+    """A ready engine: model loaded, app database migrated (or ``sessions`` of one the
+    caller already opened); ``LookupError`` when there is no article index yet."""
+    if sessions is None:
+        url = database_url_for(settings)
+        migrate(url)
+        sessions = make_session_factory(make_engine(url))
     generator, refiner = generator_from_settings(settings)
     engine = QueryEngine(
         embedder=load_embedder(
             settings.embedding_model, settings.embedding_device, settings.embedding_precision
         ),
         index=CurrentIndex(settings.home),
-        sessions=make_session_factory(make_engine(url)),
+        sessions=sessions,
         generator=generator,
         predictor=EngagementPrior(),
         refiner=refiner,
