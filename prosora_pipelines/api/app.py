@@ -12,7 +12,14 @@ from fastapi.middleware.cors import CORSMiddleware
 from prosora_pipelines.api.context import ApiContext
 from prosora_pipelines.api.errors import ErrorEnvelope, install_error_handlers
 from prosora_pipelines.api.observability import ApiMetrics, RequestContextMiddleware
-from prosora_pipelines.api.routes import catalog, feedback, health, profile, queries, search
+from prosora_pipelines.api.routes import (
+    catalog,
+    feedback,
+    health,
+    profile,
+    queries,
+    search,
+)
 from prosora_pipelines.lib.access.rate_limits import (
     MemoryRateLimiter,
     RateLimiter,
@@ -25,7 +32,6 @@ from prosora_pipelines.lib.query.engine import QueryEngine
 from prosora_pipelines.lib.table_store import TableStore
 from prosora_pipelines.settings import Settings, get_settings
 
-API_PREFIX = "/api/v1"
 logger = logging.getLogger(__name__)
 
 
@@ -149,5 +155,5 @@ def create_app(
     )
     app.include_router(health.router)
     for module in (queries, search, catalog, profile, feedback):
-        app.include_router(module.router, prefix=API_PREFIX)
+        app.include_router(module.router)
     return app

@@ -35,7 +35,8 @@ class Chunk:
 
 
 def _count(tokenizer: Tokenizer, text: str) -> int:
-    return len(tokenizer(text, add_special_tokens=False)["input_ids"])
+    # verbose=False: counting a long text is the point here, not a mistake to warn about.
+    return len(tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])
 
 
 def _word_starts(text: str, offsets: Sequence[tuple[int, int]]) -> list[bool]:
@@ -84,7 +85,7 @@ def chunk_article(
         budget = max_tokens - SPECIAL_TOKENS
     if overlap_tokens >= budget // 2:
         raise ValueError(f"overlap of {overlap_tokens} tokens leaves no progress in {budget}")
-    encoded = tokenizer(body, add_special_tokens=False, return_offsets_mapping=True)
+    encoded = tokenizer(body, add_special_tokens=False, return_offsets_mapping=True, verbose=False)
     offsets: list[tuple[int, int]] = [tuple(pair) for pair in encoded["offset_mapping"]]
     pieces: list[str] = []
     if not offsets:

@@ -484,7 +484,7 @@ def test_health_readiness_and_metrics(api: Api) -> None:
     # The route label is the matched route's template; FastAPI 0.165 includes routers
     # lazily, so it comes without the /api/v1 prefix (reported, not relied upon here).
     assert re.search(
-        r'^prosora_http_request_seconds_count\{method="POST",route="(/api/v1)?/queries",'
+        r'^prosora_http_request_seconds_count\{method="POST",route="/api/v1/queries",'
         r'status="201"\} 1\.0$',
         text,
         re.MULTILINE,

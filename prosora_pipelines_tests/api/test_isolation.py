@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from prosora_pipelines.api.app import API_PREFIX
+from prosora_pipelines.api.routes import API_PREFIX
 from prosora_pipelines_tests.api.conftest import (
     Api,
     ApiUser,

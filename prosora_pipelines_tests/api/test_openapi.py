@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from prosora_pipelines.api import app as app_module
-from prosora_pipelines.api.app import API_PREFIX, create_app
+from prosora_pipelines.api.app import create_app
+from prosora_pipelines.api.routes import API_PREFIX
 from prosora_pipelines.api.routes.queries import QueryRequest
 from prosora_pipelines.settings import Settings
 

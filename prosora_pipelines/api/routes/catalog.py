@@ -8,10 +8,11 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from prosora_pipelines.api.errors import ApiError
+from prosora_pipelines.api.routes import API_PREFIX
 from prosora_pipelines.api.security import Context, CurrentCaller
 from prosora_pipelines.lib.catalog import CatalogError, load_catalog
 
-router = APIRouter(tags=["catalog"])
+router = APIRouter(prefix=API_PREFIX, tags=["catalog"])
 
 
 class SourceOut(BaseModel):

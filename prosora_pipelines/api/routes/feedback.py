@@ -13,6 +13,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
 from prosora_pipelines.api.errors import ApiError, check_time, time_problem
+from prosora_pipelines.api.routes import API_PREFIX
 from prosora_pipelines.api.security import Context, CurrentCaller, user_of
 from prosora_pipelines.lib.appdb.repository import (
     FeedbackRecord,
@@ -28,7 +29,7 @@ from prosora_pipelines.lib.feedback_import import (
 )
 from prosora_pipelines.lib.performance_analytics import performance_report
 
-router = APIRouter(tags=["feedback and learning"])
+router = APIRouter(prefix=API_PREFIX, tags=["feedback and learning"])
 
 
 class FeedbackOut(BaseModel):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from prosora_pipelines.api.routes import API_PREFIX
 from prosora_pipelines.api.security import Context, CurrentCaller, user_of
 from prosora_pipelines.lib.appdb.repository import (
     ResolvedVoiceProfile,
@@ -12,7 +13,7 @@ from prosora_pipelines.lib.appdb.repository import (
     upsert_voice_profile,
 )
 
-router = APIRouter(tags=["profile"])
+router = APIRouter(prefix=API_PREFIX, tags=["profile"])
 
 
 @router.get(

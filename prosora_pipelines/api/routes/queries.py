@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from prosora_pipelines.api.context import ApiContext
 from prosora_pipelines.api.errors import ApiError, check_time, time_problem
+from prosora_pipelines.api.routes import API_PREFIX
 from prosora_pipelines.api.security import Context, CurrentCaller, GeneratingCaller, user_of
 from prosora_pipelines.lib.appdb.models import Query as StoredQueryRow
 from prosora_pipelines.lib.appdb.repository import (
@@ -36,7 +37,7 @@ from prosora_pipelines.lib.query.engine import (
     QueryResult,
 )
 
-router = APIRouter(tags=["queries"])
+router = APIRouter(prefix=API_PREFIX, tags=["queries"])
 logger = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 15.0
 

@@ -10,10 +10,11 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from prosora_pipelines.api.errors import ApiError, check_time
+from prosora_pipelines.api.routes import API_PREFIX
 from prosora_pipelines.api.security import Context, CurrentCaller
 from prosora_pipelines.lib.search import SearchFilters, SearchHit, SearchMode, search_articles
 
-router = APIRouter(tags=["articles"])
+router = APIRouter(prefix=API_PREFIX, tags=["articles"])
 MAX_K = 50
 MAX_QUERY_CHARACTERS = 500
 
