@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -36,6 +37,7 @@ import numpy.typing as npt
 from prosora_pipelines.lib.vector_store import sql_string
 
 SNIPPET_CHARACTERS = 320
+_CANDIDATE_THREADS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="fts-candidates")
 HNSW_MIN_EF = 50
 CANDIDATE_COLUMNS = [
     "chunk_id",
@@ -239,14 +241,18 @@ def search_articles(
     text_rows: dict[str, dict[str, Any]] = {}
     vector_scores: dict[str, float] = {}
     text_scores: dict[str, float] = {}
-    if mode in (SearchMode.HYBRID, SearchMode.VECTOR):
-        if query_vector is None:
-            raise ValueError("vector and hybrid search need the query's vector")
+    if mode in (SearchMode.HYBRID, SearchMode.VECTOR) and query_vector is None:
+        raise ValueError("vector and hybrid search need the query's vector")
+    # The full-text query runs in another thread while this one asks the vector index:
+    # both wait on LanceDB's native code, so a hybrid search takes about as long as one.
+    text_found: Future[list[dict[str, Any]]] | None = None
+    if mode in (SearchMode.HYBRID, SearchMode.FULL_TEXT) and query.strip():
+        text_found = _CANDIDATE_THREADS.submit(_text_candidates, table, query, where, limit)
+    if query_vector is not None and mode in (SearchMode.HYBRID, SearchMode.VECTOR):
         found = _vector_candidates(table, query_vector, where, limit)
         vector_scores = _best_per_article(found, lambda r: 1.0 - r["_distance"], vector_rows)
-    if mode in (SearchMode.HYBRID, SearchMode.FULL_TEXT) and query.strip():
-        found = _text_candidates(table, query, where, limit)
-        text_scores = _best_per_article(found, lambda r: r["_score"], text_rows)
+    if text_found is not None:
+        text_scores = _best_per_article(text_found.result(), lambda r: r["_score"], text_rows)
     share = {SearchMode.VECTOR: 1.0, SearchMode.FULL_TEXT: 0.0}.get(mode, weights.vector_share)
     fused = relative_score_fusion(vector_scores, text_scores, share)
     if not fused:

@@ -28,6 +28,9 @@ from prosora_pipelines.lib.search import SearchFilters, SearchHit, diversify, se
 DOMAIN_BOOST = 0.2
 DEEP_MIN_CREDIBILITY = 0.75
 MIN_EVIDENCE = 3
+# Chunks asked of each index: enough for the largest plan's pool of 16 articles, and no
+# more, since every candidate costs conversion time on the query path.
+CANDIDATES = 50
 
 
 @dataclass(frozen=True)
@@ -113,9 +116,13 @@ def gather_evidence(
     hits: list[SearchHit] = []
     if plan.min_credibility is not None and filters.min_credibility is None:
         credible = replace(filters, min_credibility=plan.min_credibility)
-        hits = search_articles(table, query, query_vector, k=pool, filters=credible, now=now)
+        hits = search_articles(
+            table, query, query_vector, k=pool, filters=credible, candidates=CANDIDATES, now=now
+        )
     if len(hits) < MIN_EVIDENCE:
-        hits = search_articles(table, query, query_vector, k=pool, filters=filters, now=now)
+        hits = search_articles(
+            table, query, query_vector, k=pool, filters=filters, candidates=CANDIDATES, now=now
+        )
     chosen = domain_boosted(hits, analysis.domains, wanted, max_per_source=2)
     return [
         Evidence(

@@ -197,28 +197,35 @@ def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
     return len(a & b) / len(a | b) if a | b else 0.0
 
 
-def _marginal_value(
-    sentence: Sentence, chosen: Sequence[Sentence], per_article: Counter[int], hook: HookType
-) -> tuple[float, int, int]:
-    overlap = max((_jaccard(sentence.words, c.words) for c in chosen), default=0.0)
-    score = (
-        sentence.relevance
-        + ANGLE_PREFERENCE[hook](sentence)
-        - 0.6 * overlap
-        - 0.25 * per_article[sentence.ref]
-    )
-    return (score, -sentence.ref, -sentence.position)
-
-
 def select(sentences: Sequence[Sentence], count: int, hook: HookType) -> list[Sentence]:
-    """``count`` sentences by maximal marginal relevance for this angle (step 3)."""
-    chosen: list[Sentence] = []
+    """``count`` sentences by maximal marginal relevance for this angle (step 3).
+
+    Each candidate's largest overlap with the chosen ones is kept up to date as sentences
+    are chosen, rather than recomputed, so a selection costs count × candidates overlaps.
+    """
+    prefer = ANGLE_PREFERENCE[hook]
     remaining = list(sentences)
+    base = [sentence.relevance + prefer(sentence) for sentence in remaining]
+    overlap = [0.0] * len(remaining)
+    per_article: Counter[int] = Counter()
+    chosen: list[Sentence] = []
     while remaining and len(chosen) < count:
-        per_article = Counter(s.ref for s in chosen)
-        best = max(remaining, key=lambda s: _marginal_value(s, chosen, per_article, hook))
-        chosen.append(best)
-        remaining.remove(best)
+        best = max(
+            range(len(remaining)),
+            key=lambda i: (
+                base[i] - 0.6 * overlap[i] - 0.25 * per_article[remaining[i].ref],
+                -remaining[i].ref,
+                -remaining[i].position,
+            ),
+        )
+        picked = remaining.pop(best)
+        del base[best], overlap[best]
+        chosen.append(picked)
+        per_article[picked.ref] += 1
+        overlap = [
+            max(current, _jaccard(sentence.words, picked.words))
+            for current, sentence in zip(overlap, remaining, strict=True)
+        ]
     return chosen
 
 
