@@ -9,9 +9,7 @@ Redis is unreachable, except under CI=true)."""
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
-from functools import cache
 from typing import Any
 
 import pytest
@@ -28,8 +26,8 @@ from prosora_pipelines_tests.api.conftest import (
     MakeApi,
     assert_error,
 )
+from prosora_pipelines_tests.support.redis_server import REDIS_URL, connect_or_skip, delete_keys
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
 # The app's default prefix: its IP keys ("ip:testclient") are shared by every test app.
 REDIS_PREFIX = "prosora:ratelimit:"
 BODY_LIMIT = 1024
@@ -37,37 +35,13 @@ QUERY = {"text": QUERY_TEXT, "options": QUERY_OPTIONS}
 CSV_HEADER = "variant_id,platform,posted_at,impressions,reactions,comments,shares\n"
 
 
-@cache
-def _redis_unreachable() -> str | None:
-    """Why the Redis server cannot be used, or None; asked once per session."""
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3, socket_timeout=3)
-    try:
-        client.ping()
-    except redis.RedisError as error:
-        return f"Redis at {REDIS_URL} is unreachable: {error}"
-    finally:
-        client.close()
-    return None
-
-
-def _delete(client: redis.Redis, pattern: str) -> None:
-    keys = list(client.scan_iter(match=pattern))
-    if keys:
-        client.delete(*keys)
-
-
 @pytest.fixture
 def redis_client() -> Iterator[redis.Redis]:
     """Redis with no IP budget left over from other tests; this test's keys are deleted."""
-    reason = _redis_unreachable()
-    if reason is not None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{reason} (CI=true requires the Redis tests to run)")
-        pytest.skip(reason)
-    client = redis.Redis.from_url(REDIS_URL)
-    _delete(client, f"{REDIS_PREFIX}ip:*")
+    client = connect_or_skip()
+    delete_keys(client, f"{REDIS_PREFIX}ip:*")
     yield client
-    _delete(client, f"{REDIS_PREFIX}ip:*")
+    delete_keys(client, f"{REDIS_PREFIX}ip:*")
     client.close()
 
 

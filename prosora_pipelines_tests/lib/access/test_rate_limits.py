@@ -10,14 +10,12 @@ with the reason, except under ``CI=true``, where they fail."""
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import cache
 from typing import cast
 
 import pytest
@@ -31,8 +29,8 @@ from prosora_pipelines.lib.access.rate_limits import (
     RateLimiter,
     RedisRateLimiter,
 )
+from prosora_pipelines_tests.support.redis_server import REDIS_URL, connect_or_skip, delete_keys
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
 # The Redis cases run on real time: a hit and a sleep take a little longer than planned.
 REDIS_TIME_TOLERANCE = 0.1
 
@@ -60,27 +58,9 @@ class Harness:
         return pytest.approx(seconds, abs=self.time_tolerance)
 
 
-@cache
-def _redis_unreachable() -> str | None:
-    """Why the Redis server cannot be used, or None; asked once per session."""
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3, socket_timeout=3)
-    try:
-        client.ping()
-    except redis.RedisError as error:
-        return f"Redis at {REDIS_URL} is unreachable: {error}"
-    finally:
-        client.close()
-    return None
-
-
 @pytest.fixture
 def redis_client() -> Iterator[redis.Redis]:
-    reason = _redis_unreachable()
-    if reason is not None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{reason} (CI=true requires the Redis tests to run)")
-        pytest.skip(reason)
-    client = redis.Redis.from_url(REDIS_URL)
+    client = connect_or_skip()
     yield client
     client.close()
 
@@ -90,9 +70,7 @@ def redis_prefix(redis_client: redis.Redis) -> Iterator[str]:
     """A key prefix of this test's own; its keys are deleted afterwards."""
     prefix = f"prosora-test:ratelimit:{uuid.uuid4().hex}:"
     yield prefix
-    keys = list(redis_client.scan_iter(match=f"{prefix}*"))
-    if keys:
-        redis_client.delete(*keys)
+    delete_keys(redis_client, f"{prefix}*")
 
 
 @pytest.fixture
