@@ -6,7 +6,7 @@ stack trace or a secret:
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from prosora_pipelines.api.request_ids import current_request_id
-from prosora_pipelines.lib.appdb.repository import InvalidInputError, NotFoundError
+from prosora_pipelines.lib.appdb.repository import InvalidInputError, NotFoundError, time_problem
 
 STATUS_CODES = {
     400: "bad_request",
@@ -43,23 +43,6 @@ class ErrorBody(BaseModel):
 
 class ErrorEnvelope(BaseModel):
     error: ErrorBody
-
-
-# Times the layers below can filter on and store: the article index's SQL filters need a
-# four-digit year, and the app database converts to UTC, which overflows at the edges.
-EARLIEST_TIME = datetime(1000, 1, 1, tzinfo=UTC)
-LATEST_TIME = datetime(9999, 1, 1, tzinfo=UTC)
-
-
-def time_problem(value: datetime | None) -> str | None:
-    """Why ``value`` cannot be used as a time filter or stored, or None when it can."""
-    if value is None:
-        return None
-    if value.utcoffset() is None:
-        return "needs a timezone (e.g. 2026-11-01T00:00:00Z)"
-    if not EARLIEST_TIME <= value < LATEST_TIME:
-        return "must lie in the years 1000 to 9998"
-    return None
 
 
 def check_time(name: str, value: datetime | None) -> None:

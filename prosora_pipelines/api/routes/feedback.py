@@ -12,7 +12,7 @@ from fastapi import APIRouter, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
-from prosora_pipelines.api.errors import ApiError, check_time, time_problem
+from prosora_pipelines.api.errors import ApiError
 from prosora_pipelines.api.routes import API_PREFIX
 from prosora_pipelines.api.security import Context, CurrentCaller, user_of
 from prosora_pipelines.lib.appdb.repository import (
@@ -23,9 +23,7 @@ from prosora_pipelines.lib.appdb.repository import (
 from prosora_pipelines.lib.feedback_import import (
     MAX_ROWS,
     FeedbackImportError,
-    RowError,
     import_feedback,
-    parse_feedback_csv,
 )
 from prosora_pipelines.lib.performance_analytics import performance_report
 
@@ -95,7 +93,6 @@ class PatternOut(BaseModel):
 def add_feedback(
     variant_id: uuid.UUID, feedback: FeedbackRecord, context: Context, caller: CurrentCaller
 ) -> FeedbackOut:
-    check_time("posted_at", feedback.posted_at)
     with context.sessions.begin() as session:
         row = record_feedback(session, user_of(session, caller), variant_id, feedback)
         return FeedbackOut.model_validate(row, from_attributes=True)
@@ -117,7 +114,6 @@ async def import_csv(file: UploadFile, context: Context, caller: CurrentCaller) 
     data = await file.read()
 
     def store() -> ImportOut:
-        _check_posted_times(data)
         with context.sessions.begin() as session:
             report = import_feedback(session, user_of(session, caller), data)
             return ImportOut(created=report.created, updated=report.updated)
@@ -126,23 +122,6 @@ async def import_csv(file: UploadFile, context: Context, caller: CurrentCaller) 
         return await run_in_threadpool(store)
     except FeedbackImportError as error:
         raise ApiError(422, str(error), details=[asdict(row) for row in error.errors]) from None
-
-
-def _check_posted_times(data: bytes) -> None:
-    """Refuse a well-formed file whose ``posted_at`` times cannot be stored (see
-    ``time_problem``: storing one failed with a 500); a malformed file is left to
-    ``import_feedback`` to report whole."""
-    try:
-        rows = parse_feedback_csv(data)
-    except FeedbackImportError:
-        return
-    errors = [
-        RowError(row.line, "posted_at", f"{row.feedback.posted_at.isoformat()} {problem}")
-        for row in rows
-        if (problem := time_problem(row.feedback.posted_at)) is not None
-    ]
-    if errors:
-        raise FeedbackImportError(errors)
 
 
 @router.get(

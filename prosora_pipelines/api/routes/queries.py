@@ -18,7 +18,7 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from prosora_pipelines.api.context import ApiContext
-from prosora_pipelines.api.errors import ApiError, check_time, time_problem
+from prosora_pipelines.api.errors import ApiError, check_time
 from prosora_pipelines.api.routes import API_PREFIX
 from prosora_pipelines.api.security import Context, CurrentCaller, GeneratingCaller, user_of
 from prosora_pipelines.lib.appdb.models import Query as StoredQueryRow
@@ -28,6 +28,7 @@ from prosora_pipelines.lib.appdb.repository import (
     delete_query,
     get_query,
     history_page,
+    time_problem,
 )
 from prosora_pipelines.lib.query.engine import (
     MAX_QUERY_CHARACTERS,

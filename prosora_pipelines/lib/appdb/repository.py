@@ -160,9 +160,26 @@ class QueryRecord(_Input):
     variants: list[VariantRecord] = Field(default_factory=list, max_length=50)
 
 
+# Times the database stores: converting to UTC overflows at the edges of Python's range.
+EARLIEST_STORABLE_TIME = datetime(1000, 1, 1, tzinfo=UTC)
+LATEST_STORABLE_TIME = datetime(9999, 1, 1, tzinfo=UTC)
+
+
+def time_problem(value: datetime | None) -> str | None:
+    """Why ``value`` cannot be stored or used as a time filter, or None when it can."""
+    if value is None:
+        return None
+    if value.utcoffset() is None:
+        return "needs a timezone (e.g. 2026-11-01T00:00:00Z)"
+    if not EARLIEST_STORABLE_TIME <= value < LATEST_STORABLE_TIME:
+        return "must lie in the years 1000 to 9998"
+    return None
+
+
 class FeedbackRecord(_Input):
     """Engagement a posted variant earned: whole, non-negative counts (booleans and floats
-    are refused rather than coerced) and a posting time with a timezone."""
+    are refused rather than coerced) and a posting time with a timezone, in the years the
+    database stores."""
 
     platform: str = Field(min_length=1, max_length=32, pattern=r"^[a-z0-9_.-]+$")
     posted_at: AwareDatetime
@@ -176,6 +193,14 @@ class FeedbackRecord(_Input):
     @classmethod
     def _lower(cls, value: object) -> object:
         return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("posted_at")
+    @classmethod
+    def _storable(cls, value: datetime) -> datetime:
+        problem = time_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
 
 
 _Model = TypeVar("_Model", bound=BaseModel)

@@ -263,8 +263,7 @@ class QueryEngine:
         progress = progress or QueryProgress()
         text, checked = _checked_query(text, options)
         with self.sessions() as session:
-            if session.get(User, user_id) is None:
-                raise NotFoundError(f"user {user_id} does not exist")
+            _user(session, user_id)
         clock = _Clock()
         created_at = utc_now()
         try:
@@ -305,8 +304,7 @@ class QueryEngine:
         by_ref = {item.ref: item for item in evidence}
         progress.report("evidence", [item.as_json() for item in evidence])
         with clock.phase("voice"), self.sessions() as session:
-            user = session.get(User, user_id)
-            assert user is not None
+            user = _user(session, user_id)
             profile = get_voice_profile(session, user)
             patterns = active_learning_patterns(session, user)
             prefs = preferences(patterns)
@@ -361,11 +359,9 @@ class QueryEngine:
             "completed" if drafts and degraded_reason is None else "partial"
         )
         with clock.phase("persistence"), self.sessions.begin() as session:
-            user = session.get(User, user_id)
-            assert user is not None
             stored = record_query(
                 session,
-                user,
+                _user(session, user_id),
                 QueryRecord(
                     text=text,
                     options=options.model_dump(mode="json"),
@@ -453,11 +449,9 @@ class QueryEngine:
         error: Exception,
     ) -> uuid.UUID:
         with self.sessions.begin() as session:
-            user = session.get(User, user_id)
-            assert user is not None
             stored = record_query(
                 session,
-                user,
+                _user(session, user_id),
                 QueryRecord(
                     text=text,
                     options=options.model_dump(mode="json"),
@@ -469,6 +463,13 @@ class QueryEngine:
                 ),
             )
             return stored.id
+
+
+def _user(session: Session, user_id: uuid.UUID) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFoundError(f"user {user_id} does not exist")
+    return user
 
 
 def _count_usage(session: Session, pattern_ids: tuple[uuid.UUID, ...]) -> None:
