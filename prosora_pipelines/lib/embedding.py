@@ -106,7 +106,7 @@ class Embedder:
         self._lock = threading.Lock()
         self._waiting: list[tuple[str, Future[npt.NDArray[np.float32]]]] = []
         self._waiting_lock = threading.Lock()
-        self._draining = False
+        self._drain_lock = threading.Lock()
 
     @property
     def tokenizer(self) -> Any:
@@ -129,36 +129,32 @@ class Embedder:
     def encode_query(self, text: str) -> npt.NDArray[np.float32]:
         """One text's vector, for callers that each have one (queries, searches).
 
-        Concurrent callers are served together: the first becomes the drainer and encodes
-        everything waiting, up to ``QUERY_BATCH`` texts per forward pass, until nothing is
-        left; the others wait for their row. A batch of short texts costs little more than
-        one, so concurrent requests no longer queue one model call each.
+        Concurrent callers are served together: texts wait in a queue, and whoever holds the
+        drain lock encodes the oldest ones, up to ``QUERY_BATCH`` per forward pass, until
+        its own text is done (often a batch another caller drained already). A batch of
+        short texts costs little more than one, so concurrent requests stop queueing one
+        model call each, and no caller drains for longer than its own turn.
         """
         future: Future[npt.NDArray[np.float32]] = Future()
         with self._waiting_lock:
             self._waiting.append((text, future))
-            drain = not self._draining
-            self._draining = True
-        if drain:
-            self._drain()
+        with self._drain_lock:
+            while not future.done():
+                with self._waiting_lock:
+                    batch = self._waiting[:QUERY_BATCH]
+                    del self._waiting[:QUERY_BATCH]
+                self._encode_batch(batch)
         return future.result()
 
-    def _drain(self) -> None:
-        while True:
-            with self._waiting_lock:
-                batch = self._waiting[:QUERY_BATCH]
-                del self._waiting[:QUERY_BATCH]
-                if not batch:
-                    self._draining = False
-                    return
-            try:
-                vectors = self.encode([text for text, _ in batch])
-            except Exception as error:  # every waiting caller gets it, not only the drainer
-                for _, waiting in batch:
-                    waiting.set_exception(error)
-            else:
-                for (_, waiting), vector in zip(batch, vectors, strict=True):
-                    waiting.set_result(vector)
+    def _encode_batch(self, batch: list[tuple[str, Future[npt.NDArray[np.float32]]]]) -> None:
+        try:
+            vectors = self.encode([text for text, _ in batch])
+        except Exception as error:  # every caller in the batch gets it, not only the drainer
+            for _, waiting in batch:
+                waiting.set_exception(error)
+        else:
+            for (_, waiting), vector in zip(batch, vectors, strict=True):
+                waiting.set_result(vector)
 
 
 @cache
