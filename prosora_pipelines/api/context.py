@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from prosora_pipelines.api.observability import ApiMetrics
 from prosora_pipelines.lib.access.rate_limits import RateLimiter
 from prosora_pipelines.lib.access.tokens import TokenVerifier
+from prosora_pipelines.lib.appdb.engine import reading
 from prosora_pipelines.lib.query.engine import QueryEngine
 from prosora_pipelines.lib.table_store import TableStore
 from prosora_pipelines.settings import Settings
@@ -32,8 +33,12 @@ class ApiContext:
     metrics: ApiMetrics
     tables: TableStore
     build_query_engine: Callable[[], QueryEngine]
+    reads: sessionmaker[Session] = field(init=False)
     _query_engine: QueryEngine | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self.reads = reading(self.sessions)
 
     def query_engine(self) -> QueryEngine:
         """The shared engine, built on first use (loading the model takes seconds)."""

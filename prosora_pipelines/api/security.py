@@ -24,7 +24,7 @@ from prosora_pipelines.api.errors import ApiError
 from prosora_pipelines.lib.access.rate_limits import Decision, RateLimit
 from prosora_pipelines.lib.access.tokens import InvalidTokenError
 from prosora_pipelines.lib.appdb.models import User
-from prosora_pipelines.lib.appdb.repository import get_or_create_user
+from prosora_pipelines.lib.appdb.repository import find_user, get_or_create_user
 
 RATE_WINDOW_SECONDS = 60.0
 BEARER_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="prosora"'}
@@ -110,6 +110,10 @@ def _authenticated(
         except InvalidTokenError as error:
             reason = error.reason
         else:
+            with context.reads() as session:
+                known = find_user(session, claims.subject)
+            if known is not None:
+                return Caller(id=known.id, email=known.email)
             with context.sessions.begin() as session:
                 user = get_or_create_user(
                     session, claims.subject, claims.name or claims.subject.split("@")[0]

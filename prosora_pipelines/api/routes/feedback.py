@@ -130,7 +130,7 @@ async def import_csv(file: UploadFile, context: Context, caller: CurrentCaller) 
     summary="Predicted against actual engagement: error and calibration, by format",
 )
 def performance(context: Context, caller: CurrentCaller) -> PerformanceOut:
-    with context.sessions() as session:
+    with context.reads() as session:
         report = performance_report(session, user_of(session, caller))
     return PerformanceOut.model_validate(asdict(report))
 
@@ -141,7 +141,7 @@ def performance(context: Context, caller: CurrentCaller) -> PerformanceOut:
     summary="The learning patterns steering your drafts (yours and the global ones)",
 )
 def patterns(context: Context, caller: CurrentCaller) -> list[PatternOut]:
-    with context.sessions() as session:
+    with context.reads() as session:
         rows = active_learning_patterns(session, user_of(session, caller))
         return [
             PatternOut(

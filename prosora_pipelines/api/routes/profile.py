@@ -22,7 +22,7 @@ router = APIRouter(prefix=API_PREFIX, tags=["profile"])
     summary="Your voice profile (the built-in default until you set one)",
 )
 def read_profile(context: Context, caller: CurrentCaller) -> ResolvedVoiceProfile:
-    with context.sessions() as session:
+    with context.reads() as session:
         return get_voice_profile(session, user_of(session, caller))
 
 

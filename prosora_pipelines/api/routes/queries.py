@@ -226,7 +226,7 @@ async def ask_streaming(
     responses={404: {"description": "No such query of yours"}},
 )
 def read_query(query_id: uuid.UUID, context: Context, caller: CurrentCaller) -> StoredQuery:
-    with context.sessions() as session:
+    with context.reads() as session:
         return _stored(get_query(session, user_of(session, caller), query_id))
 
 
@@ -261,7 +261,7 @@ def history(
 ) -> HistoryOut:
     check_time("since", since)
     check_time("until", until)
-    with context.sessions() as session:
+    with context.reads() as session:
         page = history_page(
             session,
             user_of(session, caller),

@@ -3,14 +3,16 @@
 SQLite gets write-ahead logging (readers never block the one writer, so the API, the
 Dagster daemon and run workers can share the file), enforced foreign keys (off by default in
 SQLite, and the cascades depend on them) and a busy timeout (a writer waits for another
-instead of failing at once). Every transaction starts with ``BEGIN IMMEDIATE``: one that
-began deferred, read, and then wrote after another connection committed would be refused
-at once with "database is locked" (SQLite cannot wait there without risking a deadlock),
-which the API's load benchmark hit on concurrent feedback writes; taking the write lock at
-the start makes such transactions wait their turn within the busy timeout instead. The
-transactions are short, so queueing them costs little; PostgreSQL is the choice for many
-concurrent writers. SQLAlchemy, not the ``sqlite3`` module, emits ``BEGIN``, so
-every transaction, reads and savepoints included, is a real one (see SQLAlchemy's "Enabling
+instead of failing at once). A transaction that may write starts with ``BEGIN IMMEDIATE``:
+one that began deferred, read, and then wrote after another connection committed would be
+refused at once with "database is locked" (SQLite cannot wait there without risking a
+deadlock), which the API's load benchmark hit on concurrent feedback writes; taking the
+write lock at the start makes such transactions wait their turn within the busy timeout
+instead. Sessions from :func:`reading` only read, and begin deferred: they neither wait
+for the write lock nor hold it, so reads (every API request looks up its caller) do not
+queue behind writes. PostgreSQL is the choice for many concurrent writers. SQLAlchemy,
+not the ``sqlite3`` module, emits ``BEGIN``, so every transaction, reads and savepoints
+included, is a real one (see SQLAlchemy's "Enabling
 Non-Legacy SQLite Transactional Modes"; the ``autocommit`` connect argument it recommends
 needs Python 3.12).
 
@@ -31,6 +33,7 @@ from prosora_pipelines.settings import Settings
 SQLITE_FILE_NAME = "prosora.db"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 CONNECT_TIMEOUT_SECONDS = 5
+READ_ONLY_OPTION = "prosora_read_only"
 
 
 def database_url_for(settings: Settings) -> str:
@@ -87,7 +90,8 @@ def make_engine(url: str | URL, *, migrating: bool = False) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        read_only = connection.get_execution_options().get(READ_ONLY_OPTION, False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
 
@@ -95,3 +99,10 @@ def make_engine(url: str | URL, *, migrating: bool = False) -> Engine:
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     """Sessions whose objects stay readable after commit (the API serializes them then)."""
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def reading(sessions: sessionmaker[Session]) -> sessionmaker[Session]:
+    """``sessions`` for transactions that only read (see the module docstring); writing in
+    one on SQLite may fail with "database is locked" under contention."""
+    bind = sessions.kw["bind"].execution_options(**{READ_ONLY_OPTION: True})
+    return sessionmaker(**{**sessions.kw, "bind": bind})

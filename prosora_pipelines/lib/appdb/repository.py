@@ -243,18 +243,23 @@ def normalize_email(email: str) -> str:
     return normalized
 
 
+def find_user(session: Session, email: str) -> User | None:
+    """The user with this email, in any letter case; None when there is none."""
+    normalized = normalize_email(email)
+    return session.scalars(select(User).where(User.email == normalized)).one_or_none()
+
+
 def get_or_create_user(session: Session, email: str, name: str) -> User:
     """The user with this email (in any letter case), created with ``name`` if new; an
     existing user's name is left as it is."""
-    normalized = normalize_email(email)
     name = name.strip()
     if not 1 <= len(name) <= 200:
         raise InvalidInputError("invalid user name: must be 1 to 200 characters")
 
     def find() -> User | None:
-        return session.scalars(select(User).where(User.email == normalized)).one_or_none()
+        return find_user(session, email)
 
-    return find() or _insert_unique(session, User(email=normalized, name=name), find)
+    return find() or _insert_unique(session, User(email=normalize_email(email), name=name), find)
 
 
 def _stored_profile(session: Session, user: User) -> VoiceProfile | None:

@@ -23,6 +23,7 @@ from typing import Any, Literal, Protocol
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.orm import Session, sessionmaker
 
+from prosora_pipelines.lib.appdb.engine import reading
 from prosora_pipelines.lib.appdb.models import LearningPattern, User, utc_now
 from prosora_pipelines.lib.appdb.repository import (
     ContentFormat,
@@ -242,6 +243,7 @@ class QueryEngine:
         self.embedder = embedder
         self.index = index
         self.sessions = sessions
+        self.reads = reading(sessions)
         self.generator = generator
         self.predictor = predictor
         self.refiner = refiner
@@ -262,7 +264,7 @@ class QueryEngine:
         """Answer ``text`` for the user, store the answer, and return it."""
         progress = progress or QueryProgress()
         text, checked = _checked_query(text, options)
-        with self.sessions() as session:
+        with self.reads() as session:
             _user(session, user_id)
         clock = _Clock()
         created_at = utc_now()
@@ -303,7 +305,7 @@ class QueryEngine:
             )
         by_ref = {item.ref: item for item in evidence}
         progress.report("evidence", [item.as_json() for item in evidence])
-        with clock.phase("voice"), self.sessions() as session:
+        with clock.phase("voice"), self.reads() as session:
             user = _user(session, user_id)
             profile = get_voice_profile(session, user)
             patterns = active_learning_patterns(session, user)

@@ -5,6 +5,7 @@ code bypasses the repository."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -16,7 +17,13 @@ from sqlalchemy import CheckConstraint, Engine, delete, func, inspect, select
 from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.orm import Session
 
-from prosora_pipelines.lib.appdb.engine import database_url_for, make_engine, normalize_url
+from prosora_pipelines.lib.appdb.engine import (
+    database_url_for,
+    make_engine,
+    make_session_factory,
+    normalize_url,
+    reading,
+)
 from prosora_pipelines.lib.appdb.migrations import VERSION_TABLE, migrate
 from prosora_pipelines.lib.appdb.models import (
     Base,
@@ -105,6 +112,27 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys_on(tmp_path: Path) -> None:
             assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
             assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
             assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30_000
+    finally:
+        engine.dispose()
+
+
+def test_sqlite_reads_neither_wait_for_nor_see_an_open_write(tmp_path: Path) -> None:
+    # Every API request reads its caller's row: if reads took the write lock, each would
+    # queue behind every query being stored (up to the 30 s busy timeout).
+    url = f"sqlite:///{tmp_path / 'prosora.db'}"
+    migrate(url)
+    engine = make_engine(url)
+    writes = make_session_factory(engine)
+    try:
+        with writes.begin() as writer:
+            writer.add(User(email="writer@example.com", name="Writer"))
+            writer.flush()
+            started = time.monotonic()
+            with reading(writes)() as reader:
+                assert reader.scalars(select(User)).all() == []
+            assert time.monotonic() - started < 10
+        with reading(writes)() as reader:
+            assert [user.email for user in reader.scalars(select(User))] == ["writer@example.com"]
     finally:
         engine.dispose()
 
