@@ -111,6 +111,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        context.start_warming()
         yield
         database.dispose()
 

@@ -153,7 +153,9 @@ def make_api(materialized_home: Path, tmp_path: Path) -> Iterator[MakeApi]:
             }
             settings = Settings(**values)
             app = create_app(settings)
-            return Api(settings, app, started.enter_context(TestClient(app)))
+            client = started.enter_context(TestClient(app))
+            assert app.state.context.wait_until_warm(timeout=120), "the model did not load"
+            return Api(settings, app, client)
 
         yield make
 

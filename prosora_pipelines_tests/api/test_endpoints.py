@@ -8,16 +8,23 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
+from prosora_pipelines.api.app import create_app
 from prosora_pipelines.lib.catalog import load_catalog
-from prosora_pipelines.settings import SAMPLE_CATALOG
+from prosora_pipelines.lib.query.engine import QueryEngine
+from prosora_pipelines.lib.query.from_settings import engine_from_settings
+from prosora_pipelines.settings import SAMPLE_CATALOG, Settings
 from prosora_pipelines_tests.api.conftest import (
     API,
+    JWT_SECRET,
     QUERY_TEXT,
     Api,
     ApiUser,
@@ -466,6 +473,31 @@ def test_learning_patterns_list_the_callers_and_the_global_ones(
 
 
 # Operations and the error envelope.
+
+
+def test_not_ready_until_the_model_has_loaded(materialized_home: Path, tmp_path: Path) -> None:
+    # Each worker process loads the model at start; until it has, /ready must say so, or
+    # a load balancer would send requests that wait seconds for it.
+    settings = Settings(
+        home=materialized_home, jwt_secret=JWT_SECRET, database_url=f"sqlite:///{tmp_path}/a.db"
+    )
+    loaded = threading.Event()
+
+    def slow_engine() -> QueryEngine:
+        assert loaded.wait(timeout=60)
+        return engine_from_settings(settings)
+
+    app = create_app(settings, build_query_engine=slow_engine)
+    with TestClient(app) as client:
+        assert client.get("/health").status_code == 200
+        loading = client.get("/ready")
+        assert loading.status_code == 503
+        assert loading.json()["problems"] == [
+            "the query engine is still loading the embedding model"
+        ]
+        loaded.set()
+        assert app.state.context.wait_until_warm(timeout=120)
+        assert client.get("/ready").status_code == 200
 
 
 def test_health_readiness_and_metrics(api: Api) -> None:

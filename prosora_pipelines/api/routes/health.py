@@ -54,6 +54,8 @@ def readiness(context: ApiContext) -> Readiness:
     database_problem = _database_problem(context)
     if database_problem:
         problems.append(database_problem)
+    if context.warming:
+        problems.append("the query engine is still loading the embedding model")
     manifest = read_manifest(context.tables)
     details: dict[str, Any] = {}
     if manifest is None:
