@@ -51,6 +51,7 @@ bench: install ## benchmarks; each prints its figures
 	$(PY) benchmarks/search.py
 	$(PY) benchmarks/query.py
 	$(PY) benchmarks/api_load.py
+	$(PY) benchmarks/api_load.py --think 1 --workers 2
 
 clean: ## remove local data (not the virtual environment)
 	rm -rf $(PROSORA_HOME)

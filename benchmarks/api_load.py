@@ -1,34 +1,42 @@
-"""API load benchmark: how many requests a second does one API process serve under a realistic
-mix, how fast is each route, and does it fail or grow in memory while it does?
+"""API load benchmark: how many requests a second does the API serve under a realistic mix,
+how fast is each route, and does it fail or grow in memory while it does?
 
 The other benchmarks time the library in-process. This one goes through everything a client
 goes through: HTTP, the middleware, token checks, the rate limiter, FastAPI's thread pool, the
-shared query engine and the SQLite app database, in one uvicorn worker.
+shared query engine and the SQLite app database, in ``--workers`` uvicorn processes (1).
 
 Set-up, in a temporary directory: ``prosora materialize`` runs the ingest job over the bundled
 sample (catalog, fetch, articles, embeddings, trends) with PROSORA_HOME and DAGSTER_HOME there;
 then the API starts as a subprocess (``python -m uvicorn prosora_pipelines.api.app:create_app
---factory --workers 1`` on a free loopback port) with a random 40-character HS256 secret, the
+--factory --workers N`` on a free loopback port) with a random 40-character HS256 secret, the
 SQLite app database in that home, the extractive generator and a rate limit so high it never
 refuses (the limiter is not what is measured). Its log goes to a file. Once ``/ready`` answers
-200, every one of 8 users (HS256 tokens from ``mint_token``) asks one query, so the model is
-loaded and each user has variants to post feedback on, and one search runs.
+200, every one of 8 users (HS256 tokens from ``mint_token``) asks one query, so each user has
+variants to post feedback on, and one search runs.
 
 Load: ``--clients`` (32) concurrent asyncio clients, sharing one ``httpx.AsyncClient``, each
-acting for one of the users, for ``--seconds`` (60), each sending its next request as soon as
-the last one is answered. The mix: 50% ``GET /api/v1/search`` (a labelled sample query, k 5, 10
-or 20), 15% ``POST /api/v1/queries`` (a labelled sample query, one format, 3 variants, the
-extractive generator), 20% ``GET /api/v1/users/me/history`` and 15% ``POST
-/api/v1/variants/{id}/feedback`` on a variant an earlier query of that user returned, posted in
-the past. A probe outside the mix asks ``GET /health`` every 0.25 s: its latency is the
-server's own queueing (event loop and thread pool), not any route's work.
+acting for one of the users, for ``--seconds`` (60). With ``--think 0`` (the default) each
+client sends its next request as soon as the last one is answered: a closed loop that keeps 32
+requests in the server at all times and so measures capacity; by Little's law each request
+then takes 32 / (requests/s) on average, however fast the code is. With ``--think T`` each
+client pauses a random time (exponential, mean T seconds) after each answer, like a person
+reading it, and the clients start spread over the first T seconds rather than all at once:
+that measures the latency users see at the load those 32 users offer. The mix: 50% ``GET
+/api/v1/search`` (a labelled sample query, k 5, 10 or 20), 15% ``POST /api/v1/queries`` (a
+labelled sample query, one format, 3 variants, the extractive generator), 20% ``GET
+/api/v1/users/me/history`` and 15% ``POST /api/v1/variants/{id}/feedback`` on a variant an
+earlier query of that user returned, posted in the past. A probe outside the mix asks ``GET
+/health`` every 0.25 s: its latency is the server's own queueing (event loop and thread
+pool), not any route's work.
 
 Printed: requests/s; per route the count, p50/p95/p99/max latency seen by the client, 4xx and
 5xx counts and transport errors (by status and message below the table, and every 5xx and
-transport error with the second it happened); the work the server reports in the responses (search
-``took_ms``, query ``processing_time_ms``); the server's RSS after warm-up and at the end
-(``VmRSS``, and ``VmHWM``, the peak, from ``/proc/<pid>/status``); the exceptions its log
-names; and the targets: no 5xx, search p95 <= 50 ms, extractive query p95 <= 500 ms.
+transport error with the second it happened); the work the server reports in the responses
+(search ``took_ms``, query ``processing_time_ms``); the server's RSS after warm-up and at the
+end (``VmRSS``, and ``VmHWM``, the peak, from ``/proc``, summed over uvicorn and its workers);
+the CPU time the server and the load generator used during the load; the exceptions the
+server's log names; and the targets: no 5xx, search p95 <= 50 ms, extractive query p95 <= 500
+ms.
 
 The server is always terminated, also on an error or when the time limit (``--time-limit``,
 default ``--seconds`` + 150 s) passes.
@@ -201,7 +209,9 @@ def materialize(scratch: Path, env: dict[str, str]) -> float:
     return time.perf_counter() - started
 
 
-def start_server(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
+def start_server(
+    env: dict[str, str], port: int, log: Path, workers: int
+) -> subprocess.Popen[bytes]:
     command = [
         venv_python(),
         "-m",
@@ -213,7 +223,7 @@ def start_server(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[
         "--port",
         str(port),
         "--workers",
-        "1",
+        str(workers),
         "--no-access-log",
     ]
     with log.open("wb") as out:
@@ -235,14 +245,42 @@ def log_tail(log: Path, lines: int = 30) -> str:
     return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
 
 
-def memory_mib(pid: int) -> dict[str, float]:
-    """VmRSS and VmHWM of ``pid`` in MiB."""
-    found = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        name, _, value = line.partition(":")
-        if name in ("VmRSS", "VmHWM"):
-            found[name] = int(value.split()[0]) / 1024
+@dataclass(frozen=True)
+class ServerUsage:
+    """Memory and CPU time of the server: the uvicorn process and its workers together."""
+
+    rss_mib: float
+    peak_mib: float
+    cpu_seconds: float
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and all its descendants (uvicorn's workers are its children)."""
+    found, pending = [], [pid]
+    while pending:
+        current = pending.pop()
+        found.append(current)
+        for task in Path(f"/proc/{current}/task").iterdir():
+            children = (task / "children").read_text().split()
+            pending.extend(int(child) for child in children)
     return found
+
+
+def server_usage(pid: int) -> ServerUsage:
+    """Summed VmRSS and VmHWM (MiB), and user plus system CPU seconds, of ``pid``'s tree."""
+    rss = peak = cpu = 0.0
+    ticks = os.sysconf("SC_CLK_TCK")
+    for member in process_tree(pid):
+        for line in Path(f"/proc/{member}/status").read_text().splitlines():
+            name, _, value = line.partition(":")
+            if name == "VmRSS":
+                rss += int(value.split()[0]) / 1024
+            elif name == "VmHWM":
+                peak += int(value.split()[0]) / 1024
+        # Fields after the command name (which may hold spaces): utime and stime are 14 and 15.
+        fields = Path(f"/proc/{member}/stat").read_text().rpartition(")")[2].split()
+        cpu += (int(fields[11]) + int(fields[12])) / ticks
+    return ServerUsage(rss, peak, cpu)
 
 
 def mint_users(secret: str) -> list[User]:
@@ -351,11 +389,14 @@ async def client(
     deadline: float,
     stats: dict[str, RouteStats],
     incidents: list[tuple[float, str, str]],
+    think_seconds: float,
 ) -> None:
     """Sends one request after another until ``deadline``; ``incidents`` gets the time
     since ``began``, route and status of every 5xx and transport error."""
     rng = random.Random(SEED + number)
     actions, weights = list(MIX), list(MIX.values())
+    if think_seconds:  # users arrive spread over one think time, not all in the same instant
+        await asyncio.sleep(rng.uniform(0, think_seconds))
     while time.perf_counter() < deadline:
         action = rng.choices(actions, weights)[0]
         started = time.perf_counter()
@@ -382,6 +423,9 @@ async def client(
             stats[action].server_ms.append(float(answer["processing_time_ms"]))
         elif action == SEARCH and response.status_code == 200:
             stats[action].server_ms.append(float(response.json()["took_ms"]))
+        if think_seconds:
+            pause = rng.expovariate(1 / think_seconds)
+            await asyncio.sleep(min(pause, max(0.0, deadline - time.perf_counter())))
 
 
 async def probe(http: httpx.AsyncClient, deadline: float, seconds: list[float]) -> None:
@@ -405,8 +449,9 @@ class LoadResult:
     warm_up_seconds: float
     ready_seconds: float
     ready: dict[str, Any]
-    memory_start: dict[str, float]
-    memory_end: dict[str, float]
+    usage_start: ServerUsage
+    usage_end: ServerUsage
+    client_cpu_seconds: float
 
 
 async def drive(
@@ -417,6 +462,7 @@ async def drive(
     texts: list[str],
     clients: int,
     seconds: float,
+    think_seconds: float,
 ) -> LoadResult:
     limits = httpx.Limits(max_connections=clients + 4, max_keepalive_connections=clients + 4)
     async with httpx.AsyncClient(
@@ -426,7 +472,8 @@ async def drive(
         ready = await wait_until_ready(http, server, log)
         ready_seconds = time.perf_counter() - started
         warm_up_seconds = await warm_up(http, users, texts)
-        memory_start = memory_mib(server.pid)
+        usage_start = server_usage(server.pid)
+        client_cpu = time.process_time()
         stats = {action: RouteStats() for action in MIX}
         probe_seconds: list[float] = []
         incidents: list[tuple[float, str, str]] = []
@@ -444,12 +491,14 @@ async def drive(
                     deadline,
                     stats,
                     incidents,
+                    think_seconds,
                 )
                 for number in range(clients)
             ),
         )
         wall = time.perf_counter() - started
-        memory_end = memory_mib(server.pid)
+        usage_end = server_usage(server.pid)
+        client_cpu = time.process_time() - client_cpu
     return LoadResult(
         stats,
         sorted(incidents),
@@ -458,8 +507,9 @@ async def drive(
         warm_up_seconds,
         ready_seconds,
         ready,
-        memory_start,
-        memory_end,
+        usage_start,
+        usage_end,
+        client_cpu,
     )
 
 
@@ -535,10 +585,17 @@ def report(result: LoadResult, log: Path, clients: int) -> None:
         f"p50 {np.percentile(probe_ms, 50):.1f}, p95 {np.percentile(probe_ms, 95):.1f}, "
         f"max {probe_ms.max():.1f} ms"
     )
-    start, end = result.memory_start, result.memory_end
+    start, end = result.usage_start, result.usage_end
     print(
-        f"server RSS: {start['VmRSS']:.0f} MiB after warm-up, {end['VmRSS']:.0f} MiB at the end "
-        f"({end['VmRSS'] - start['VmRSS']:+.0f} MiB); peak (VmHWM) {end['VmHWM']:.0f} MiB"
+        f"server RSS: {start.rss_mib:.0f} MiB after warm-up, {end.rss_mib:.0f} MiB at the end "
+        f"({end.rss_mib - start.rss_mib:+.0f} MiB); peak (VmHWM) {end.peak_mib:.0f} MiB"
+    )
+    server_cpu = end.cpu_seconds - start.cpu_seconds
+    print(
+        f"CPU during the load: server {server_cpu:.1f} s ({server_cpu / result.wall_seconds:.2f} "
+        f"cores, {server_cpu / max(total, 1) * 1000:.1f} ms a request), load generator "
+        f"{result.client_cpu_seconds:.1f} s ({result.client_cpu_seconds / result.wall_seconds:.2f} "
+        f"cores), of {os.cpu_count()} cores"
     )
     failures = log_failures(log)
     print(f"server log: {sum(failures.values())} unhandled exceptions")
@@ -566,6 +623,10 @@ def main() -> None:
     parser.add_argument(
         "--time-limit", type=int, default=None, help="whole run, seconds (--seconds + 150)"
     )
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn workers (1)")
+    parser.add_argument(
+        "--think", type=float, default=0.0, help="mean think time between requests, s (0)"
+    )
     parser.add_argument("--keep-log", type=Path, default=None, help="copy the server log here")
     args = parser.parse_args()
     time_limit = args.time_limit or int(args.seconds) + 150
@@ -578,7 +639,7 @@ def main() -> None:
     print(
         f"API load benchmark: {args.clients} clients, {args.seconds:g} s, {USERS} users, "
         f"{len(texts)} sample queries; {os.cpu_count()} CPUs, Python {platform.python_version()}, "
-        f"httpx {httpx.__version__}; one uvicorn worker"
+        f"httpx {httpx.__version__}; {args.workers} uvicorn worker(s), think time {args.think:g} s"
     )
     with tempfile.TemporaryDirectory(prefix="prosora-api-load-") as scratch_name:
         scratch = Path(scratch_name)
@@ -586,7 +647,7 @@ def main() -> None:
         print(f"materialized the sample in {materialize(scratch, env):.1f} s")
         log = scratch / "server.log"
         port = free_port()
-        server = start_server(env, port, log)
+        server = start_server(env, port, log, args.workers)
         try:
             result = asyncio.run(
                 drive(
@@ -597,6 +658,7 @@ def main() -> None:
                     texts,
                     args.clients,
                     args.seconds,
+                    args.think,
                 )
             )
         finally:
