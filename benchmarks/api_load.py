@@ -56,7 +56,6 @@ import random
 import re
 import secrets
 import shutil
-import signal
 import socket
 import string
 import subprocess
@@ -67,7 +66,6 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -77,7 +75,7 @@ if str(REPO_ROOT) not in sys.path:
 import httpx  # noqa: E402
 import numpy as np  # noqa: E402
 
-from benchmarks.measuring import verdict  # noqa: E402
+from benchmarks.measuring import start_time_limit, stop_time_limit, verdict  # noqa: E402
 from prosora_pipelines.lib.access.tokens import TokenConfig, mint_token  # noqa: E402
 from prosora_pipelines_tests.support.sample_truth import load_sample_truth  # noqa: E402
 
@@ -138,10 +136,6 @@ class User:
 
 class ServerFailedError(RuntimeError):
     """The API did not start or answer as it must for a measurement to mean anything."""
-
-
-def _out_of_time(_signum: int, _frame: FrameType | None) -> None:
-    raise TimeoutError("benchmark passed its time limit")
 
 
 def venv_python() -> str:
@@ -630,8 +624,7 @@ def main() -> None:
     parser.add_argument("--keep-log", type=Path, default=None, help="copy the server log here")
     args = parser.parse_args()
     time_limit = args.time_limit or int(args.seconds) + 150
-    signal.signal(signal.SIGALRM, _out_of_time)
-    signal.alarm(time_limit)
+    start_time_limit(time_limit)
     began = time.perf_counter()
     texts = [item["q"] for item in load_sample_truth().queries]
     secret = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(40))
@@ -665,7 +658,7 @@ def main() -> None:
             stop_server(server)
             if args.keep_log:
                 shutil.copy(log, args.keep_log)
-        signal.alarm(0)
+        stop_time_limit()
         report(result, log, args.clients)
     print(f"whole run {time.perf_counter() - began:.0f} s (limit {time_limit} s)")
 

@@ -35,7 +35,6 @@ import os
 import platform
 import resource
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -43,7 +42,6 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -55,7 +53,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 import numpy as np  # noqa: E402
 import polars as pl  # noqa: E402
 
-from benchmarks.measuring import Timing, timed, verdict  # noqa: E402
+from benchmarks.measuring import Timing, start_time_limit, stop_time_limit, timed, verdict  # noqa: E402
 from prosora_pipelines.lib.article_embedding import (  # noqa: E402
     CHUNK_OVERLAP_TOKENS,
     IndexingReport,
@@ -444,10 +442,6 @@ def run_benchmark(args: argparse.Namespace, deadline: float) -> None:
     )
 
 
-def _out_of_time(_signum: int, _frame: FrameType | None) -> None:
-    raise TimeoutError("benchmark passed its time limit (--time-limit)")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--chunks", type=int, default=DEFAULT_CHUNKS, help="N for (a)–(c)")
@@ -469,12 +463,11 @@ def main() -> None:
         return
     if args.chunks < 1 or args.rss_chunks < 1 or args.rounds < 1:
         parser.error("--chunks, --rss-chunks and --rounds must be positive")
-    signal.signal(signal.SIGALRM, _out_of_time)
-    signal.alarm(args.time_limit)
+    start_time_limit(args.time_limit)
     try:
         run_benchmark(args, time.monotonic() + args.time_limit)
     finally:
-        signal.alarm(0)
+        stop_time_limit()
 
 
 if __name__ == "__main__":

@@ -20,12 +20,10 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import FrameType
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
@@ -35,7 +33,7 @@ import feedparser  # noqa: E402
 import httpx  # noqa: E402
 
 from benchmarks.loopback_feeds import HOSTS, PlannedFeed, plan_feeds, served_feeds  # noqa: E402
-from benchmarks.measuring import Timing, timed, verdict  # noqa: E402
+from benchmarks.measuring import Timing, start_time_limit, stop_time_limit, timed, verdict  # noqa: E402
 from prosora_pipelines.lib.catalog import Source, Tier  # noqa: E402
 from prosora_pipelines.lib.feed_parsing import parse_feed  # noqa: E402
 from prosora_pipelines.lib.fetching import Fetcher, FetchPolicy, FetchRequest  # noqa: E402
@@ -213,15 +211,10 @@ def run_benchmark(plan: list[PlannedFeed], ports: dict[str, int]) -> None:
     )
 
 
-def _out_of_time(_signum: int, _frame: FrameType | None) -> None:
-    raise TimeoutError(f"benchmark passed its {TIME_LIMIT_SECONDS} s limit")
-
-
 def main() -> None:
     # Loopback only: no proxy from the environment may carry these requests elsewhere.
     os.environ["NO_PROXY"] = os.environ["no_proxy"] = "*"
-    signal.signal(signal.SIGALRM, _out_of_time)
-    signal.alarm(TIME_LIMIT_SECONDS)
+    start_time_limit(TIME_LIMIT_SECONDS)
     plan = plan_feeds(FEED_COUNT)
     print(
         f"Ingest benchmark: {FEED_COUNT} feeds ({len({feed.file for feed in plan})} sample "
@@ -239,7 +232,7 @@ def main() -> None:
         with served_feeds(plan, LATENCY_SECONDS, SERVER_LIFETIME_SECONDS) as ports:
             run_benchmark(plan, ports)
     finally:
-        signal.alarm(0)
+        stop_time_limit()
 
 
 if __name__ == "__main__":

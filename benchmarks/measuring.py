@@ -1,11 +1,14 @@
-"""What every benchmark script here shares: timing a call, summarizing rounds, verdicts."""
+"""What every benchmark script here shares: timing a call, summarizing rounds, verdicts,
+and a time limit for the whole run."""
 
 from __future__ import annotations
 
+import signal
 import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from types import FrameType
 from typing import ParamSpec, TypeVar
 
 P = ParamSpec("P")
@@ -40,3 +43,18 @@ class Timing:
 
 def verdict(held: bool) -> str:
     return "met" if held else "NOT MET"
+
+
+def start_time_limit(seconds: int) -> None:
+    """After ``seconds``, raise TimeoutError in the main thread: a stuck run ends with an
+    error instead of holding ``make bench`` forever."""
+
+    def out_of_time(_signum: int, _frame: FrameType | None) -> None:
+        raise TimeoutError(f"benchmark passed its {seconds} s time limit")
+
+    signal.signal(signal.SIGALRM, out_of_time)
+    signal.alarm(seconds)
+
+
+def stop_time_limit() -> None:
+    signal.alarm(0)

@@ -23,14 +23,12 @@ Run: ``make bench`` or ``.venv/bin/python benchmarks/query.py`` from the reposit
 from __future__ import annotations
 
 import os
-import signal
 import sys
 import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -45,7 +43,7 @@ import pyarrow as pa  # noqa: E402
 import pyarrow.compute as pc  # noqa: E402
 
 from benchmarks.loopback_feeds import PlannedFeed, plan_feeds, served_feeds  # noqa: E402
-from benchmarks.measuring import verdict  # noqa: E402
+from benchmarks.measuring import start_time_limit, stop_time_limit, verdict  # noqa: E402
 from prosora_pipelines.lib.appdb.engine import make_engine, make_session_factory  # noqa: E402
 from prosora_pipelines.lib.appdb.migrations import migrate  # noqa: E402
 from prosora_pipelines.lib.appdb.repository import get_or_create_user  # noqa: E402
@@ -223,14 +221,9 @@ def summary(label: str, seconds: Sequence[float]) -> tuple[float, float]:
     return p50, p95
 
 
-def _out_of_time(_signum: int, _frame: FrameType | None) -> None:
-    raise TimeoutError(f"benchmark passed its {TIME_LIMIT_SECONDS} s limit")
-
-
 def main() -> None:
     os.environ["NO_PROXY"] = os.environ["no_proxy"] = "*"
-    signal.signal(signal.SIGALRM, _out_of_time)
-    signal.alarm(TIME_LIMIT_SECONDS)
+    start_time_limit(TIME_LIMIT_SECONDS)
     queries = [item["q"] for item in load_sample_truth().queries] + EXTRA_QUERIES
     sources = feed_sources()
     domains_of = {source.file: source.domains for source in sources}
@@ -277,7 +270,7 @@ def main() -> None:
             ports,
             domains_of,
         )
-    signal.alarm(0)
+    stop_time_limit()
 
     print()
     print("Latency per query (after warm-up):")

@@ -35,7 +35,6 @@ import hashlib
 import platform
 import re
 import shutil
-import signal
 import sys
 import tempfile
 import time
@@ -45,7 +44,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -56,7 +54,7 @@ import numpy as np  # noqa: E402
 import numpy.typing as npt  # noqa: E402
 import pyarrow as pa  # noqa: E402
 
-from benchmarks.measuring import verdict  # noqa: E402
+from benchmarks.measuring import start_time_limit, stop_time_limit, verdict  # noqa: E402
 from prosora_pipelines.lib.catalog import Tier  # noqa: E402
 from prosora_pipelines.lib.embedding import EmbeddingModelInfo  # noqa: E402
 from prosora_pipelines.lib.search import CANDIDATE_COLUMNS, SearchMode, search_articles  # noqa: E402
@@ -487,10 +485,6 @@ def run_size(
     return lines
 
 
-def _out_of_time(_signum: int, _frame: FrameType | None) -> None:
-    raise TimeoutError("benchmark passed its time limit (--time-limit)")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -509,8 +503,7 @@ def main() -> None:
     args = parser.parse_args()
     if min(args.chunks) <= K or args.queries <= WARM_UP_QUERIES or args.rounds < 1:
         parser.error(f"--chunks must exceed {K}, --queries {WARM_UP_QUERIES}; --rounds ≥ 1")
-    signal.signal(signal.SIGALRM, _out_of_time)
-    signal.alarm(args.time_limit)
+    start_time_limit(args.time_limit)
 
     import lancedb
 
@@ -532,7 +525,7 @@ def main() -> None:
         for size in sizes:
             targets += run_size(size, args, vocabulary, workdir, last=size == sizes[-1])
     finally:
-        signal.alarm(0)
+        stop_time_limit()
         shutil.rmtree(workdir, ignore_errors=True)
     print("targets")
     for line in targets:
