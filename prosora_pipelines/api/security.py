@@ -48,7 +48,8 @@ def user_of(session: Session, caller: Caller) -> User:
     return user
 
 
-def api_context(request: Request) -> ApiContext:
+async def api_context(request: Request) -> ApiContext:
+    """Async so that FastAPI does not send this lookup through its thread pool."""
     context: ApiContext = request.app.state.context
     return context
 
