@@ -24,8 +24,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -34,10 +33,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from prosora_pipelines.lib.vector_store import sql_string
+from prosora_pipelines.lib.vector_store import read_together, sql_string
 
 SNIPPET_CHARACTERS = 320
-_CANDIDATE_THREADS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="fts-candidates")
 HNSW_MIN_EF = 50
 CANDIDATE_COLUMNS = [
     "chunk_id",
@@ -177,32 +175,34 @@ def _snippet(body: str) -> str:
     return body[:SNIPPET_CHARACTERS].rsplit(" ", 1)[0] + "…"
 
 
-def _vector_candidates(
-    table: Any, vector: npt.NDArray[np.float32], where: str | None, limit: int
-) -> list[dict[str, Any]]:
-    # HNSW explores ``ef`` candidates; LanceDB's default of 1.5 x limit gave a top-10 recall
-    # of 0.88 at 100k chunks (benchmarks/search.py), a floor of 50 gives about 0.96.
-    query = (
-        table.search(vector, vector_column_name="vector")
-        .metric("cosine")
-        .ef(max(HNSW_MIN_EF, int(1.5 * limit)))
-    )
-    if where:
-        query = query.where(where, prefilter=True)
-    rows: list[dict[str, Any]] = (
-        query.limit(limit).select([*CANDIDATE_COLUMNS, "_distance"]).to_arrow().to_pylist()
-    )
-    return rows
+def _vector_query(
+    vector: npt.NDArray[np.float32], where: str | None, limit: int
+) -> Callable[[Any], Any]:
+    def build(table: Any) -> Any:
+        # HNSW explores ``ef`` candidates; LanceDB's default of 1.5 x limit gave a top-10
+        # recall of 0.88 at 100k chunks (benchmarks/search.py), a floor of 50 about 0.96.
+        query = (
+            table.query()
+            .nearest_to(vector)
+            .column("vector")
+            .distance_type("cosine")
+            .ef(max(HNSW_MIN_EF, int(1.5 * limit)))
+        )
+        if where:
+            query = query.where(where)
+        return query.limit(limit).select([*CANDIDATE_COLUMNS, "_distance"])
+
+    return build
 
 
-def _text_candidates(table: Any, text: str, where: str | None, limit: int) -> list[dict[str, Any]]:
-    query = table.search(text, query_type="fts", fts_columns="text")
-    if where:
-        query = query.where(where, prefilter=True)
-    rows: list[dict[str, Any]] = (
-        query.limit(limit).select([*CANDIDATE_COLUMNS, "_score"]).to_arrow().to_pylist()
-    )
-    return rows
+def _text_query(text: str, where: str | None, limit: int) -> Callable[[Any], Any]:
+    def build(table: Any) -> Any:
+        query = table.query().nearest_to_text(text, columns="text")
+        if where:
+            query = query.where(where)
+        return query.limit(limit).select([*CANDIDATE_COLUMNS, "_score"])
+
+    return build
 
 
 def _best_per_article(
@@ -243,16 +243,19 @@ def search_articles(
     text_scores: dict[str, float] = {}
     if mode in (SearchMode.HYBRID, SearchMode.VECTOR) and query_vector is None:
         raise ValueError("vector and hybrid search need the query's vector")
-    # The full-text query runs in another thread while this one asks the vector index:
-    # both wait on LanceDB's native code, so a hybrid search takes about as long as one.
-    text_found: Future[list[dict[str, Any]]] | None = None
-    if mode in (SearchMode.HYBRID, SearchMode.FULL_TEXT) and query.strip():
-        text_found = _CANDIDATE_THREADS.submit(_text_candidates, table, query, where, limit)
+    # Both candidate lists come from one concurrent read; filters are LanceDB prefilters.
+    reads: dict[str, Callable[[Any], Any]] = {}
     if query_vector is not None and mode in (SearchMode.HYBRID, SearchMode.VECTOR):
-        found = _vector_candidates(table, query_vector, where, limit)
-        vector_scores = _best_per_article(found, lambda r: 1.0 - r["_distance"], vector_rows)
-    if text_found is not None:
-        text_scores = _best_per_article(text_found.result(), lambda r: r["_score"], text_rows)
+        reads["vector"] = _vector_query(query_vector, where, limit)
+    if mode in (SearchMode.HYBRID, SearchMode.FULL_TEXT) and query.strip():
+        reads["text"] = _text_query(query, where, limit)
+    found = dict(zip(reads, read_together(table, list(reads.values())), strict=True))
+    if "vector" in found:
+        vector_scores = _best_per_article(
+            found["vector"].to_pylist(), lambda r: 1.0 - r["_distance"], vector_rows
+        )
+    if "text" in found:
+        text_scores = _best_per_article(found["text"].to_pylist(), lambda r: r["_score"], text_rows)
     share = {SearchMode.VECTOR: 1.0, SearchMode.FULL_TEXT: 0.0}.get(mode, weights.vector_share)
     fused = relative_score_fusion(vector_scores, text_scores, share)
     if not fused:

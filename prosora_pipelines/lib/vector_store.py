@@ -15,8 +15,9 @@ fast at that size and has perfect recall.
 
 from __future__ import annotations
 
+import asyncio
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -167,6 +168,28 @@ class ArticleIndex:
     def drop(self, name: str) -> None:
         if name in self.table_names():
             self._db.drop_table(name)
+
+
+def read_together(table: Any, queries: Sequence[Callable[[Any], Any]]) -> list[pa.Table]:
+    """The results of ``queries`` on ``table``, run concurrently in one trip to LanceDB.
+
+    Each query is a function building a query on the table's asynchronous view (LanceDB's
+    ``AsyncTable``). LanceDB's synchronous API makes three trips to its background event
+    loop per query (plan, each batch, end), and each trip takes Python's interpreter lock
+    twice more; beside a thread busy with Python, a hybrid search's two queries took p50 32
+    ms that way and 17 ms as one trip (6 and 4 ms on an idle process).
+    """
+    from lancedb.background_loop import LOOP
+
+    # lancedb 0.40's LanceTable keeps its AsyncTable here and offers no public accessor;
+    # setup.py pins lancedb below 0.41 and the search tests go through this line.
+    view = table._table
+
+    async def gathered() -> list[pa.Table]:
+        return list(await asyncio.gather(*(query(view).to_arrow() for query in queries)))
+
+    results: list[pa.Table] = LOOP.run(gathered())  # type: ignore[no-untyped-call]
+    return results
 
 
 def stored_chunk_ids(table: Any) -> set[str]:
