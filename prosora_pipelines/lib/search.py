@@ -24,7 +24,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from prosora_pipelines.lib.vector_store import read_together, sql_string
+from prosora_pipelines.lib.vector_store import async_view, read_together, sql_string
 
 SNIPPET_CHARACTERS = 320
 HNSW_MIN_EF = 50
@@ -175,34 +175,26 @@ def _snippet(body: str) -> str:
     return body[:SNIPPET_CHARACTERS].rsplit(" ", 1)[0] + "…"
 
 
-def _vector_query(
-    vector: npt.NDArray[np.float32], where: str | None, limit: int
-) -> Callable[[Any], Any]:
-    def build(table: Any) -> Any:
-        # HNSW explores ``ef`` candidates; LanceDB's default of 1.5 x limit gave a top-10
-        # recall of 0.88 at 100k chunks (benchmarks/search.py), a floor of 50 about 0.96.
-        query = (
-            table.query()
-            .nearest_to(vector)
-            .column("vector")
-            .distance_type("cosine")
-            .ef(max(HNSW_MIN_EF, int(1.5 * limit)))
-        )
-        if where:
-            query = query.where(where)
-        return query.limit(limit).select([*CANDIDATE_COLUMNS, "_distance"])
-
-    return build
+def _vector_query(view: Any, vector: npt.NDArray[np.float32], where: str | None, limit: int) -> Any:
+    # HNSW explores ``ef`` candidates; LanceDB's default of 1.5 x limit gave a top-10 recall
+    # of 0.88 at 100k chunks (benchmarks/search.py), a floor of 50 gives about 0.96.
+    query = (
+        view.query()
+        .nearest_to(vector)
+        .column("vector")
+        .distance_type("cosine")
+        .ef(max(HNSW_MIN_EF, int(1.5 * limit)))
+    )
+    if where:
+        query = query.where(where)
+    return query.limit(limit).select([*CANDIDATE_COLUMNS, "_distance"])
 
 
-def _text_query(text: str, where: str | None, limit: int) -> Callable[[Any], Any]:
-    def build(table: Any) -> Any:
-        query = table.query().nearest_to_text(text, columns="text")
-        if where:
-            query = query.where(where)
-        return query.limit(limit).select([*CANDIDATE_COLUMNS, "_score"])
-
-    return build
+def _text_query(view: Any, text: str, where: str | None, limit: int) -> Any:
+    query = view.query().nearest_to_text(text, columns="text")
+    if where:
+        query = query.where(where)
+    return query.limit(limit).select([*CANDIDATE_COLUMNS, "_score"])
 
 
 def _best_per_article(
@@ -244,12 +236,13 @@ def search_articles(
     if mode in (SearchMode.HYBRID, SearchMode.VECTOR) and query_vector is None:
         raise ValueError("vector and hybrid search need the query's vector")
     # Both candidate lists come from one concurrent read; filters are LanceDB prefilters.
-    reads: dict[str, Callable[[Any], Any]] = {}
+    view = async_view(table)
+    reads: dict[str, Any] = {}
     if query_vector is not None and mode in (SearchMode.HYBRID, SearchMode.VECTOR):
-        reads["vector"] = _vector_query(query_vector, where, limit)
+        reads["vector"] = _vector_query(view, query_vector, where, limit)
     if mode in (SearchMode.HYBRID, SearchMode.FULL_TEXT) and query.strip():
-        reads["text"] = _text_query(query, where, limit)
-    found = dict(zip(reads, read_together(table, list(reads.values())), strict=True))
+        reads["text"] = _text_query(view, query, where, limit)
+    found = dict(zip(reads, read_together(list(reads.values())), strict=True))
     if "vector" in found:
         vector_scores = _best_per_article(
             found["vector"].to_pylist(), lambda r: 1.0 - r["_distance"], vector_rows

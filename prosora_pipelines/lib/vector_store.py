@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -170,23 +170,28 @@ class ArticleIndex:
             self._db.drop_table(name)
 
 
-def read_together(table: Any, queries: Sequence[Callable[[Any], Any]]) -> list[pa.Table]:
-    """The results of ``queries`` on ``table``, run concurrently in one trip to LanceDB.
-
-    Each query is a function building a query on the table's asynchronous view (LanceDB's
-    ``AsyncTable``). LanceDB's synchronous API makes three trips to its background event
-    loop per query (plan, each batch, end), and each trip takes Python's interpreter lock
-    twice more; beside a thread busy with Python, a hybrid search's two queries took p50 32
-    ms that way and 17 ms as one trip (6 and 4 ms on an idle process).
-    """
-    from lancedb.background_loop import LOOP
-
+def async_view(table: Any) -> Any:
+    """``table``'s asynchronous view (LanceDB's ``AsyncTable``), for :func:`read_together`."""
     # lancedb 0.40's LanceTable keeps its AsyncTable here and offers no public accessor;
     # setup.py pins lancedb below 0.41 and the search tests go through this line.
-    view = table._table
+    return table._table
+
+
+def read_together(queries: Sequence[Any]) -> list[pa.Table]:
+    """The results of ``queries`` (built on an :func:`async_view`), run concurrently in one
+    trip to LanceDB.
+
+    LanceDB's synchronous API makes three trips to its background event loop per query
+    (plan, each batch, end), and each trip takes Python's interpreter lock twice more;
+    beside a thread busy with Python, a hybrid search's two queries took p50 32 ms that way
+    and 17 ms as one trip (6 and 4 ms on an idle process).
+    """
+    if not queries:
+        return []
+    from lancedb.background_loop import LOOP
 
     async def gathered() -> list[pa.Table]:
-        return list(await asyncio.gather(*(query(view).to_arrow() for query in queries)))
+        return list(await asyncio.gather(*(query.to_arrow() for query in queries)))
 
     results: list[pa.Table] = LOOP.run(gathered())  # type: ignore[no-untyped-call]
     return results
