@@ -29,6 +29,27 @@ GOOGLE_STATUS_NAMES = {
 }
 
 
+# An error message such as gateways and proxies send: the URL they called, with credentials
+# and a key, an internal host and address, an Authorization header and an echoed API key.
+LEAKY_ERROR_SECRETS = (
+    "admin",
+    "hunter2",
+    "llm-gateway.corp.example",
+    "sk-live-0a1b2c3d4e5f6a7b",
+    "db-7.corp.example.com",
+    "10.0.3.7",
+    "eyJhbGciOiJIUzI1NiJ9",
+)
+LEAKY_ERROR = (
+    "upstream https://admin:hunter2@llm-gateway.corp.example:8443/v1/chat?key=sk-live-0a1b2c3d4e5f6a7b"
+    " failed for db-7.corp.example.com (10.0.3.7:5432) with Authorization: Bearer"
+    " eyJhbGciOiJIUzI1NiJ9.c2VjcmV0 and password=hunter2"
+)
+LEAKY_ERROR_REDACTED = (
+    "upstream https://[host]/v1/chat failed for [host] ([host]) with Authorization"
+)
+
+
 @dataclass(frozen=True)
 class Behaviour:
     """How the server answers one request."""
@@ -87,6 +108,11 @@ def refused(status: int = 401, message: str = "invalid API key") -> Behaviour:
 
 def slow(seconds: float) -> Behaviour:
     return Behaviour(delay=seconds)
+
+
+def error_with(status: int, message: str) -> Behaviour:
+    """An error answer whose message says what the server likes (hosts, keys...)."""
+    return Behaviour(status=status, error_message=message)
 
 
 @dataclass(frozen=True)

@@ -22,11 +22,13 @@ from prosora_pipelines.lib.fetching import retry_after_seconds
 from prosora_pipelines.lib.llm.chat import (
     ChatCompletion,
     ChatRequest,
-    PermanentProviderError,
     ProviderError,
-    RetryableProviderError,
     TokenUsage,
+    empty_answer,
     error_for_status,
+    malformed_answer,
+    timed_out,
+    unreachable,
 )
 
 DEFAULT_MODEL = "gemini-2.5-flash"
@@ -81,14 +83,12 @@ class GeminiChatClient:
             )
         except errors.APIError as error:
             status_error = self._provider_error(error)
-        except httpx.TimeoutException:
-            raise RetryableProviderError(f"{self.name}: no answer within {self.timeout}s") from None
+        except httpx.TimeoutException as error:
+            raise timed_out(self.name, error) from None
         except httpx.TransportError as error:
-            raise RetryableProviderError(
-                f"{self.name}: connection failed ({type(error).__name__}: {error})"
-            ) from None
+            raise unreachable(self.name, error) from None
         except (json.JSONDecodeError, errors.UnknownApiResponseError, pydantic.ValidationError):
-            raise RetryableProviderError(f"{self.name}: answer is not the expected JSON") from None
+            raise malformed_answer(self.name) from None
         if status_error is not None:
             # Raised outside the handler so the SDK error, which holds the whole response
             # body, is not kept as this error's context.
@@ -97,8 +97,8 @@ class GeminiChatClient:
         if not text:
             why = _why_empty(response)
             if why is None:
-                raise RetryableProviderError(f"{self.name}: answer is not the expected JSON")
-            raise PermanentProviderError(f"{self.name}: no text in the answer ({why})")
+                raise malformed_answer(self.name)
+            raise empty_answer(self.name, why)
         return ChatCompletion(
             text=text, usage=_usage(response), model=response.model_version or self.model
         )

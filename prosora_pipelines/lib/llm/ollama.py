@@ -12,9 +12,9 @@ import httpx
 from prosora_pipelines.lib.llm.chat import (
     ChatCompletion,
     ChatRequest,
-    PermanentProviderError,
-    RetryableProviderError,
     TokenUsage,
+    empty_answer,
+    malformed_answer,
 )
 from prosora_pipelines.lib.llm.json_over_http import post_json
 
@@ -63,11 +63,9 @@ class OllamaChatClient:
                 return ChatCompletion(text, usage, str(answer.get("model") or self.model))
             case {"message": {"content": ""}}:
                 reason = answer.get("done_reason") or "unknown"
-                raise PermanentProviderError(
-                    f"{self.name}: no text in the answer (done reason: {reason})"
-                )
+                raise empty_answer(self.name, f"done reason: {reason}")
             case _:
-                raise RetryableProviderError(f"{self.name}: answer is not the expected JSON")
+                raise malformed_answer(self.name)
 
     def _post(self, payload: dict[str, Any]) -> Any:
         return post_json(self._http, f"{self.base_url}/api/chat", payload, source=self.name)

@@ -13,9 +13,9 @@ import httpx
 from prosora_pipelines.lib.llm.chat import (
     ChatCompletion,
     ChatRequest,
-    PermanentProviderError,
-    RetryableProviderError,
     TokenUsage,
+    empty_answer,
+    malformed_answer,
 )
 from prosora_pipelines.lib.llm.json_over_http import post_json
 
@@ -74,11 +74,9 @@ class OpenAICompatibleChatClient:
                 )
             case {"choices": [{"message": {"content": "" | None}} as choice, *_]}:
                 reason = choice.get("finish_reason") or "unknown"
-                raise PermanentProviderError(
-                    f"{self.name}: no text in the answer (finish reason: {reason})"
-                )
+                raise empty_answer(self.name, f"finish reason: {reason}")
             case _:
-                raise RetryableProviderError(f"{self.name}: answer is not the expected JSON")
+                raise malformed_answer(self.name)
 
     def _post(self, payload: dict[str, Any]) -> Any:
         return post_json(
