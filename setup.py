@@ -65,6 +65,7 @@ setup(
         "pyjwt[crypto]>=2.9,<3",
         "redis>=5,<8",
         "prometheus-client>=0.20",
+        "tenacity>=8",
     ],
     extras_require={
         "dev": [
