@@ -21,6 +21,7 @@ UNREACHABLE = "unreachable"
 MALFORMED_ANSWER = "malformed answer"
 EMPTY_ANSWER = "empty answer"
 CIRCUIT_OPEN = "circuit open"
+NO_FREE_SLOT = "busy"
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,14 @@ class CircuitOpenError(ProviderError):
         super().__init__(message, CIRCUIT_OPEN)
 
 
+class NoFreeSlotError(ProviderError):
+    """Every concurrency slot stayed taken for as long as a call may wait for one. The
+    provider was not asked, so this says nothing about its health."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, NO_FREE_SLOT)
+
+
 # Client errors a later attempt may get past (request timeout, rate limit); every 5xx may too.
 _RETRYABLE_4XX = frozenset({408, 429})
 
@@ -109,7 +118,8 @@ def error_for_status(
 
 
 def timed_out(source: str, error: Exception) -> RetryableProviderError:
-    """A request that ran out of time."""
+    """A request that ran out of time: one network operation's timeout, or the deadline of
+    the whole call (see ``deadlines``)."""
     return RetryableProviderError(
         f"{source}: no answer in time ({type(error).__name__}: {redacted(str(error))})",
         TIMED_OUT,

@@ -3,9 +3,9 @@
 The SDK's own retries are switched off: :mod:`resilience` owns retrying, so every attempt
 is counted, logged and held to one backoff policy whatever the provider. The SDK is handed
 our own ``httpx`` client, because left alone it may pick another HTTP library whose
-exceptions we would not recognise. SDK and transport errors are translated into retryable
-or permanent provider errors, with messages built here rather than taken from the SDK,
-whose errors carry the whole response body.
+exceptions we would not recognise, and because ours keeps the call's deadline. SDK and
+transport errors are translated into retryable or permanent provider errors, with messages
+built here rather than taken from the SDK, whose errors carry the whole response body.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from prosora_pipelines.lib.llm.chat import (
     timed_out,
     unreachable,
 )
+from prosora_pipelines.lib.llm.deadlines import http_client
 
 DEFAULT_MODEL = "gemini-2.5-flash"
 # Pinned so the request path does not move with the SDK's default or GOOGLE_GENAI_API_VERSION.
@@ -56,7 +57,7 @@ class GeminiChatClient:
                 api_version=API_VERSION,
                 timeout=round(timeout * 1000),
                 retry_options=types.HttpRetryOptions(attempts=1),
-                httpx_client=httpx.Client(timeout=timeout),
+                httpx_client=http_client(timeout),
             ),
         )
 

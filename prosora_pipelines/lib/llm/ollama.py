@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
-
 from prosora_pipelines.lib.llm.chat import (
     ChatCompletion,
     ChatRequest,
@@ -16,6 +14,7 @@ from prosora_pipelines.lib.llm.chat import (
     empty_answer,
     malformed_answer,
 )
+from prosora_pipelines.lib.llm.deadlines import http_client
 from prosora_pipelines.lib.llm.json_over_http import post_json
 
 DEFAULT_MODEL = "llama3.1"
@@ -29,7 +28,7 @@ class OllamaChatClient:
         self.model = model
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
-        self._http = httpx.Client(timeout=timeout)
+        self._http = http_client(timeout)
 
     @property
     def name(self) -> str:

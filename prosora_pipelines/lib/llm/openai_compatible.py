@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
-
 from prosora_pipelines.lib.llm.chat import (
     ChatCompletion,
     ChatRequest,
@@ -17,6 +15,7 @@ from prosora_pipelines.lib.llm.chat import (
     empty_answer,
     malformed_answer,
 )
+from prosora_pipelines.lib.llm.deadlines import http_client
 from prosora_pipelines.lib.llm.json_over_http import post_json
 
 DEFAULT_MODEL = "gpt-4o-mini"
@@ -36,7 +35,7 @@ class OpenAICompatibleChatClient:
         self.timeout = timeout
         self._api_key = api_key
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._http = httpx.Client(timeout=timeout, headers=headers)
+        self._http = http_client(timeout, headers)
 
     @property
     def name(self) -> str:

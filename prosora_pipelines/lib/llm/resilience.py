@@ -2,12 +2,15 @@
 
 Providers fail in ordinary ways (rate limits, overloaded servers, dropped connections), so
 retryable failures are retried (by tenacity) a bounded number of times with exponential
-backoff and full jitter, honouring a provider's ``Retry-After`` up to a limit. A provider
-that keeps failing is rested by a circuit breaker, so a run falls back quickly instead of
-waiting out every retry of every call; permanent errors (bad credentials, unknown model)
-count toward it too, because they make the provider just as unusable. A semaphore caps the
-requests one process has in flight, and running totals of calls, failures and tokens feed
-run metadata and costs.
+backoff and full jitter, honouring a provider's ``Retry-After`` up to a limit. Each call has
+an overall deadline, kept by every socket operation of its requests (see ``deadlines``) and
+by the retries, which stop rather than wait past it: a server that trickles its answer ends
+as a timeout. A provider that keeps failing (timeouts included) is rested by a circuit
+breaker, so a run falls back quickly instead of waiting out every retry of every call;
+permanent errors (bad credentials, unknown model) count toward it too, because they make
+the provider just as unusable. A semaphore caps the requests one process has in flight, and
+a call waits a bounded time for one of its slots. Running totals of calls, failures and
+tokens feed run metadata and costs.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from tenacity import (
     retry_if_exception_type,
     stop_after_attempt,
     stop_any,
+    stop_before_delay,
     wait_random_exponential,
 )
 from tenacity.stop import stop_base
@@ -32,9 +36,11 @@ from prosora_pipelines.lib.llm.chat import (
     ChatCompletion,
     ChatRequest,
     CircuitOpenError,
+    NoFreeSlotError,
     RetryableProviderError,
     TokenUsage,
 )
+from prosora_pipelines.lib.llm.deadlines import deadline_in
 
 logger = logging.getLogger(__name__)
 
@@ -87,9 +93,16 @@ class CircuitBreaker:
                 self._opened_at = self._clock()
             self._trial_in_flight = False
 
+    def record_no_verdict(self) -> None:
+        """A call ended without the provider having answered it (no free slot): it says
+        nothing of the provider's health, but a half-open breaker may try another."""
+        with self._lock:
+            self._trial_in_flight = False
+
 
 class ResilientChatClient:
-    """Wraps ``inner`` with retries, a circuit breaker, a concurrency cap and usage totals.
+    """Wraps ``inner`` with retries, a deadline, a circuit breaker, a concurrency cap and
+    usage totals.
 
     Thread-safe: one instance is meant to be shared by every thread of a process.
     """
@@ -101,15 +114,20 @@ class ResilientChatClient:
         max_retries: int,
         backoff_seconds: float,
         max_retry_after: float,
+        deadline_seconds: float,
         breaker_failures: int,
         breaker_reset_seconds: float,
         max_concurrency: int,
+        slot_wait_seconds: float,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.inner = inner
         self.breaker = CircuitBreaker(breaker_failures, breaker_reset_seconds, clock)
         self._max_retries = max_retries
+        self._deadline_seconds = deadline_seconds
+        self._max_concurrency = max_concurrency
+        self._slot_wait_seconds = slot_wait_seconds
         self._slots = threading.BoundedSemaphore(max_concurrency)
         self._backoff = wait_random_exponential(multiplier=backoff_seconds)
         self._retrying = Retrying(
@@ -117,6 +135,7 @@ class ResilientChatClient:
             wait=self._wait,
             stop=stop_any(
                 stop_after_attempt(max_retries + 1),
+                stop_before_delay(deadline_seconds),
                 _RetryAfterOver(max_retry_after, inner.name),
             ),
             sleep=sleep,
@@ -158,23 +177,38 @@ class ResilientChatClient:
         with self._totals_lock:
             self._calls += 1
         try:
-            # A copy per call, as tenacity's own decorator makes, so that threads sharing
-            # this client do not share one retry state.
-            completion = self._retrying.copy()(self._attempt, request)
+            with deadline_in(self._deadline_seconds) as deadline:
+                # A copy per call, as tenacity's own decorator makes, so that threads
+                # sharing this client do not share one retry state.
+                completion = self._retrying.copy()(self._attempt, request, deadline)
+        except NoFreeSlotError:
+            self.breaker.record_no_verdict()
+            self._count_failure()
+            raise
         except BaseException:  # even an interrupt must settle a half-open trial call
             self.breaker.record_failure()
-            with self._totals_lock:
-                self._failures += 1
+            self._count_failure()
             raise
         self.breaker.record_success()
         with self._totals_lock:
             self._usage += completion.usage
         return completion
 
-    def _attempt(self, request: ChatRequest) -> ChatCompletion:
+    def _count_failure(self) -> None:
+        with self._totals_lock:
+            self._failures += 1
+
+    def _attempt(self, request: ChatRequest, deadline: float) -> ChatCompletion:
         # One slot per attempt: a call waiting out its backoff must not block others.
-        with self._slots:
+        wait = min(self._slot_wait_seconds, max(deadline - time.monotonic(), 0.0))
+        if not self._slots.acquire(timeout=wait):
+            raise NoFreeSlotError(
+                f"{self.name}: all {self._max_concurrency} slots stayed taken for {wait:.1f}s"
+            )
+        try:
             return self.inner.complete(request)
+        finally:
+            self._slots.release()
 
     def _wait(self, state: RetryCallState) -> float:
         """The provider's ``Retry-After`` when it gave one, else jittered backoff."""

@@ -6,10 +6,10 @@ must be JSON of ``DraftsPayload``; every variant is then rendered and checked ex
 an extractive one (format rules, citations that exist, the grounding check, phrases to
 avoid). A first answer with problems gets one repair request that lists them. A format
 still short of variants after that is filled by the fallback generator, and a provider
-error (after the client's own retries, or with its circuit breaker open) hands the whole
-request to the fallback; either way the result is marked degraded with the reason. A
-provider failure is reported by its category only (``rate limited``, ``timed out``...):
-the provider's own words, redacted, go to the log.
+error (after the client's own retries, past its deadline, with no free slot or with its
+circuit breaker open) hands the whole request to the fallback; either way the result is
+marked degraded with the reason. A provider failure is reported by its category only
+(``rate limited``, ``timed out``...): the provider's own words, redacted, go to the log.
 """
 
 from __future__ import annotations

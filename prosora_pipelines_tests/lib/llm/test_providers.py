@@ -282,9 +282,11 @@ def test_api_key_is_sent_but_never_shown(
             max_retries=2,
             backoff_seconds=0.01,
             max_retry_after=1.0,
+            deadline_seconds=10.0,
             breaker_failures=5,
             breaker_reset_seconds=60.0,
             max_concurrency=1,
+            slot_wait_seconds=1.0,
         )
         with pytest.raises(PermanentProviderError) as caught:
             client.complete(REQUEST)

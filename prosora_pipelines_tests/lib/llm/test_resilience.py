@@ -17,6 +17,7 @@ import pytest
 from prosora_pipelines.lib.llm.chat import (
     ChatRequest,
     CircuitOpenError,
+    NoFreeSlotError,
     PermanentProviderError,
     RetryableProviderError,
     TokenUsage,
@@ -68,9 +69,11 @@ def resilient(
         "max_retries": 2,
         "backoff_seconds": BACKOFF,
         "max_retry_after": 5.0,
+        "deadline_seconds": 30.0,
         "breaker_failures": 3,
         "breaker_reset_seconds": RESET_SECONDS,
         "max_concurrency": 4,
+        "slot_wait_seconds": 10.0,
     } | limits
     return ResilientChatClient(
         OpenAICompatibleChatClient(None, model="m", base_url=server.base_url, timeout=2.0),
@@ -219,6 +222,26 @@ def test_half_open_breaker_lets_only_one_trial_through(
         client.complete(REQUEST)
     trial.join()
     assert not client.breaker.is_open and len(server.requests) == 2
+
+
+def test_a_trial_call_without_a_free_slot_leaves_the_next_call_a_trial(
+    server: LLMServer, clock: FakeClock, sleeps: list[float]
+) -> None:
+    server.script(slow(1.0))
+    client = resilient(
+        server, clock, sleeps, breaker_failures=1, max_concurrency=1, slot_wait_seconds=0.1
+    )
+    holder = threading.Thread(target=client.complete, args=(REQUEST,))
+    holder.start()
+    while not server.requests:
+        time.sleep(0.01)
+    client.breaker.record_failure()
+    clock.now += RESET_SECONDS
+    for _ in range(2):  # each is let through as the trial, and finds no slot
+        with pytest.raises(NoFreeSlotError):
+            client.complete(REQUEST)
+    holder.join()
+    assert len(server.requests) == 1
 
 
 def test_concurrency_cap_bounds_requests_in_flight(

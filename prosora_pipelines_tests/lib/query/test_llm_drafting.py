@@ -2,21 +2,25 @@
 local servers speaking each provider's real wire format, this proves that good answers are
 used, that a broken answer gets one repair request, that invented facts never get through,
 and that failures (5xx, timeouts, an open breaker) fall back to extractive drafts marked
-degraded with the reason, with the API key in no reason. The reason users see is a short
-category, the provider's own words (with their hosts and credentials) going only,
-redacted, to the log."""
+degraded with the reason, with the API key in no reason. A trickling provider or a full
+set of concurrency slots must not hold a query for longer than the configured deadline and
+slot wait; and the reason users see is a short category, the provider's own words (with
+their hosts and credentials) going only, redacted, to the log."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from prosora_pipelines.lib.appdb.repository import DEFAULT_VOICE_PROFILE
-from prosora_pipelines.lib.llm.chat import ChatClient
+from prosora_pipelines.lib.llm.chat import ChatClient, ChatRequest, ProviderError
 from prosora_pipelines.lib.llm.gemini import GeminiChatClient
 from prosora_pipelines.lib.llm.ollama import OllamaChatClient
 from prosora_pipelines.lib.llm.openai_compatible import OpenAICompatibleChatClient
@@ -43,6 +47,7 @@ from prosora_pipelines_tests.support.llm_servers import (
     server_error,
     slow,
     success,
+    trickle,
 )
 
 API_KEY = "sk-test-SECRET-0123456789"
@@ -133,9 +138,11 @@ def _generator(wire: WireFormat, server: LLMServer, **limits: Any) -> LLMDraftGe
         "max_retries": 1,
         "backoff_seconds": 0.01,
         "max_retry_after": 1.0,
+        "deadline_seconds": 10.0,
         "breaker_failures": 5,
         "breaker_reset_seconds": 60.0,
         "max_concurrency": 2,
+        "slot_wait_seconds": 1.0,
     } | limits
     client = ResilientChatClient(_client(wire, server), **options)
     return LLMDraftGenerator(client, fallback=ExtractiveGenerator())
@@ -230,6 +237,42 @@ def test_an_open_breaker_falls_back_without_calling(wire: WireFormat, server: LL
         f"{generator.name} failed (circuit open); extractive drafts instead"
     )
     assert generation.generator == "extractive-1"
+
+
+def test_a_trickling_provider_falls_back_by_the_deadline(
+    wire: WireFormat, server: LLMServer
+) -> None:
+    server.default = trickle(0.05)  # each byte well within the 0.5 s read timeout
+    generator = _generator(wire, server, deadline_seconds=0.4)
+    started = time.monotonic()
+    generation = generator.generate(REQUEST)
+    assert time.monotonic() - started < 1.5  # the whole answer would take over ten seconds
+    assert generation.degraded_reason == (
+        f"{generator.name} failed (timed out); extractive drafts instead"
+    )
+    assert generation.generator == "extractive-1" and len(generation.drafts) >= 3
+
+
+def test_with_every_slot_taken_a_query_falls_back_after_the_slot_wait(
+    wire: WireFormat, server: LLMServer
+) -> None:
+    server.script(slow(0.45))
+    generator = _generator(wire, server, max_concurrency=1, slot_wait_seconds=0.1)
+
+    def hold_the_slot() -> None:
+        with contextlib.suppress(ProviderError):
+            generator.client.complete(ChatRequest(system="s", user="u"))
+
+    holder = threading.Thread(target=hold_the_slot)
+    holder.start()
+    while not server.requests:
+        time.sleep(0.01)
+    generation = generator.generate(REQUEST)
+    holder.join()
+    assert generation.degraded_reason == (
+        f"{generator.name} failed (busy); extractive drafts instead"
+    )
+    assert len(server.requests) == 1 and len(generation.drafts) >= 3
 
 
 def test_users_see_the_category_and_the_log_a_redacted_excerpt(
