@@ -37,12 +37,8 @@ _deadline: ContextVar[float | None] = ContextVar("llm_call_deadline", default=No
 @contextlib.contextmanager
 def deadline_in(seconds: float) -> Iterator[float]:
     """Requests made by :func:`http_client` clients inside this block end within ``seconds``
-    of its start (or by an enclosing block's deadline, if sooner); yields the deadline, in
-    ``time.monotonic()`` seconds."""
-    outer = _deadline.get()
+    of its start; yields the deadline, in ``time.monotonic()`` seconds."""
     at = time.monotonic() + seconds
-    if outer is not None:
-        at = min(at, outer)
     token = _deadline.set(at)
     try:
         yield at
