@@ -28,6 +28,9 @@ setup(
         "pydantic-settings>=2.3,<3",
         "pyyaml>=6",
         "httpx>=0.27,<1",
+        # LLM clients run httpx over a connection pool with their own network backend
+        # (lib/llm/deadlines.py).
+        "httpcore>=1,<2",
         "certifi",
         # httpcore looks for sniffio on every request; without it each look is a failed
         # import that rescans sys.path (measured: a quarter of the fetcher's CPU time).
@@ -65,6 +68,8 @@ setup(
         "pyjwt[crypto]>=2.9,<3",
         "redis>=5,<8",
         "prometheus-client>=0.20",
+        # stop_before_delay, which keeps LLM retries inside a call's deadline, came in 8.3.
+        "tenacity>=8.3",
     ],
     extras_require={
         "dev": [

@@ -100,12 +100,26 @@ class Settings(BaseSettings):
     llm_base_url: str | None = Field(
         None, description="Server URL for the LLM provider; each provider has a default."
     )
-    llm_timeout: float = Field(30.0, gt=0, description="Seconds one LLM request may take.")
+    llm_timeout: float = Field(
+        30.0, gt=0, description="Seconds each network operation of an LLM request may take."
+    )
+    llm_deadline_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="Seconds one LLM call may take in all, retries included; then drafts fall "
+        "back to extractive ones.",
+    )
     llm_max_retries: int = Field(
         2, ge=0, le=10, description="Retries after a timeout, 429 or 5xx from the LLM provider."
     )
     llm_max_concurrency: int = Field(
         4, ge=1, le=64, description="LLM requests in flight at once from one process."
+    )
+    llm_slot_wait_seconds: float = Field(
+        10.0,
+        ge=0,
+        description="Seconds an LLM call waits for a free concurrency slot; then drafts fall "
+        "back to extractive ones.",
     )
     llm_breaker_failures: int = Field(
         5, ge=1, description="Consecutive LLM failures that open the circuit breaker."

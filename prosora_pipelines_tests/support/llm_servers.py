@@ -1,7 +1,7 @@
 """A real HTTP server on loopback that answers like an LLM provider (Gemini, Ollama or an
 OpenAI-compatible server), scripted request by request: good answers with given token
 counts, empty answers, garbage bodies, JSON of the wrong shape, 429 with Retry-After, 5xx,
-refusals and slow answers.
+refusals, slow answers and answers trickled a byte at a time.
 
 It records every request (path, headers, JSON body) and the most requests it had in flight
 at once, so tests can check what a client sent and how hard it pushed.
@@ -29,6 +29,27 @@ GOOGLE_STATUS_NAMES = {
 }
 
 
+# An error message such as gateways and proxies send: the URL they called, with credentials
+# and a key, an internal host and address, an Authorization header and an echoed API key.
+LEAKY_ERROR_SECRETS = (
+    "admin",
+    "hunter2",
+    "llm-gateway.corp.example",
+    "sk-live-0a1b2c3d4e5f6a7b",
+    "db-7.corp.example.com",
+    "10.0.3.7",
+    "eyJhbGciOiJIUzI1NiJ9",
+)
+LEAKY_ERROR = (
+    "upstream https://admin:hunter2@llm-gateway.corp.example:8443/v1/chat?key=sk-live-0a1b2c3d4e5f6a7b"
+    " failed for db-7.corp.example.com (10.0.3.7:5432) with Authorization: Bearer"
+    " eyJhbGciOiJIUzI1NiJ9.c2VjcmV0 and password=hunter2"
+)
+LEAKY_ERROR_REDACTED = (
+    "upstream https://[host]/v1/chat failed for [host] ([host]) with Authorization"
+)
+
+
 @dataclass(frozen=True)
 class Behaviour:
     """How the server answers one request."""
@@ -45,6 +66,10 @@ class Behaviour:
     headers: dict[str, str] = field(default_factory=dict)
     retry_delay: str | None = None
     """Gemini only: a ``RetryInfo`` detail in the error body, such as ``"7s"``."""
+    trickle_seconds: float | None = None
+    """Seconds between bytes of the answer, sent one at a time instead of at once."""
+    trickle_headers: bool = False
+    """Trickle the status line and headers too, not only the body."""
 
 
 def success(
@@ -87,6 +112,17 @@ def refused(status: int = 401, message: str = "invalid API key") -> Behaviour:
 
 def slow(seconds: float) -> Behaviour:
     return Behaviour(delay=seconds)
+
+
+def trickle(seconds_per_byte: float, *, headers: bool = False, status: int = 200) -> Behaviour:
+    """A good answer (or an error of ``status``) sent one byte every ``seconds_per_byte``,
+    from its first header byte when ``headers``, else once its headers are out."""
+    return Behaviour(status=status, trickle_seconds=seconds_per_byte, trickle_headers=headers)
+
+
+def error_with(status: int, message: str) -> Behaviour:
+    """An error answer whose message says what the server likes (hosts, keys...)."""
+    return Behaviour(status=status, error_message=message)
 
 
 @dataclass(frozen=True)
@@ -177,16 +213,39 @@ class LLMServer:
             body = json.dumps(self._error_body(behaviour)).encode()
         else:
             body = json.dumps(self._success_body(behaviour)).encode()
+        headers = {"Content-Type": "application/json", **behaviour.headers}
+        headers["Content-Length"] = str(len(body))
         try:
-            request.send_response(behaviour.status)
-            request.send_header("Content-Type", "application/json")
-            for name, value in behaviour.headers.items():
-                request.send_header(name, value)
-            request.send_header("Content-Length", str(len(body)))
-            request.end_headers()
-            request.wfile.write(body)
+            if behaviour.trickle_seconds is None:
+                request.send_response(behaviour.status)
+                for name, value in headers.items():
+                    request.send_header(name, value)
+                request.end_headers()
+                request.wfile.write(body)
+            else:
+                self._trickle(request, behaviour, behaviour.trickle_seconds, headers, body)
         except (BrokenPipeError, ConnectionResetError):
             return
+
+    @staticmethod
+    def _trickle(
+        request: BaseHTTPRequestHandler,
+        behaviour: Behaviour,
+        seconds_per_byte: float,
+        headers: dict[str, str],
+        body: bytes,
+    ) -> None:
+        head = f"HTTP/1.1 {behaviour.status} Answer\r\n" + "".join(
+            f"{name}: {value}\r\n" for name, value in headers.items()
+        )
+        raw = head.encode() + b"\r\n" + body
+        if not behaviour.trickle_headers:
+            request.wfile.write(raw[: len(head) + 2])
+            raw = body
+        for byte in raw:
+            request.wfile.write(bytes([byte]))
+            request.wfile.flush()
+            time.sleep(seconds_per_byte)
 
     def _success_body(self, behaviour: Behaviour) -> dict[str, Any]:
         prompt, completion = behaviour.prompt_tokens, behaviour.completion_tokens

@@ -3,9 +3,9 @@
 The SDK's own retries are switched off: :mod:`resilience` owns retrying, so every attempt
 is counted, logged and held to one backoff policy whatever the provider. The SDK is handed
 our own ``httpx`` client, because left alone it may pick another HTTP library whose
-exceptions we would not recognise. SDK and transport errors are translated into retryable
-or permanent provider errors, with messages built here rather than taken from the SDK,
-whose errors carry the whole response body.
+exceptions we would not recognise, and because ours keeps the call's deadline. SDK and
+transport errors are translated into retryable or permanent provider errors, with messages
+built here rather than taken from the SDK, whose errors carry the whole response body.
 """
 
 from __future__ import annotations
@@ -22,12 +22,15 @@ from prosora_pipelines.lib.fetching import retry_after_seconds
 from prosora_pipelines.lib.llm.chat import (
     ChatCompletion,
     ChatRequest,
-    PermanentProviderError,
     ProviderError,
-    RetryableProviderError,
     TokenUsage,
+    empty_answer,
     error_for_status,
+    malformed_answer,
+    timed_out,
+    unreachable,
 )
+from prosora_pipelines.lib.llm.deadlines import http_client
 
 DEFAULT_MODEL = "gemini-2.5-flash"
 # Pinned so the request path does not move with the SDK's default or GOOGLE_GENAI_API_VERSION.
@@ -54,7 +57,7 @@ class GeminiChatClient:
                 api_version=API_VERSION,
                 timeout=round(timeout * 1000),
                 retry_options=types.HttpRetryOptions(attempts=1),
-                httpx_client=httpx.Client(timeout=timeout),
+                httpx_client=http_client(timeout),
             ),
         )
 
@@ -81,14 +84,12 @@ class GeminiChatClient:
             )
         except errors.APIError as error:
             status_error = self._provider_error(error)
-        except httpx.TimeoutException:
-            raise RetryableProviderError(f"{self.name}: no answer within {self.timeout}s") from None
+        except httpx.TimeoutException as error:
+            raise timed_out(self.name, error) from None
         except httpx.TransportError as error:
-            raise RetryableProviderError(
-                f"{self.name}: connection failed ({type(error).__name__}: {error})"
-            ) from None
+            raise unreachable(self.name, error) from None
         except (json.JSONDecodeError, errors.UnknownApiResponseError, pydantic.ValidationError):
-            raise RetryableProviderError(f"{self.name}: answer is not the expected JSON") from None
+            raise malformed_answer(self.name) from None
         if status_error is not None:
             # Raised outside the handler so the SDK error, which holds the whole response
             # body, is not kept as this error's context.
@@ -97,8 +98,8 @@ class GeminiChatClient:
         if not text:
             why = _why_empty(response)
             if why is None:
-                raise RetryableProviderError(f"{self.name}: answer is not the expected JSON")
-            raise PermanentProviderError(f"{self.name}: no text in the answer ({why})")
+                raise malformed_answer(self.name)
+            raise empty_answer(self.name, why)
         return ChatCompletion(
             text=text, usage=_usage(response), model=response.model_version or self.model
         )

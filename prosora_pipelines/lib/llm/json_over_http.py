@@ -8,7 +8,12 @@ from typing import Any
 import httpx
 
 from prosora_pipelines.lib.fetching import retry_after_seconds
-from prosora_pipelines.lib.llm.chat import RetryableProviderError, error_for_status
+from prosora_pipelines.lib.llm.chat import (
+    error_for_status,
+    malformed_answer,
+    timed_out,
+    unreachable,
+)
 
 
 def failure_explanation(response: httpx.Response) -> str:
@@ -38,13 +43,10 @@ def post_json(
     ``secret`` (the API key) is removed from anything the server echoes back."""
     try:
         response = http.post(url, json=payload)
-    except httpx.TimeoutException:
-        timeout = http.timeout.read
-        raise RetryableProviderError(f"{source}: no answer within {timeout}s") from None
+    except httpx.TimeoutException as error:
+        raise timed_out(source, error) from None
     except httpx.TransportError as error:
-        raise RetryableProviderError(
-            f"{source}: connection failed ({type(error).__name__}: {error})"
-        ) from None
+        raise unreachable(source, error) from None
     if response.status_code >= 400:
         raise error_for_status(
             source,
@@ -56,4 +58,4 @@ def post_json(
     try:
         return response.json()
     except ValueError:
-        raise RetryableProviderError(f"{source}: answer is not JSON") from None
+        raise malformed_answer(source, "answer is not JSON") from None

@@ -7,15 +7,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
-
 from prosora_pipelines.lib.llm.chat import (
     ChatCompletion,
     ChatRequest,
-    PermanentProviderError,
-    RetryableProviderError,
     TokenUsage,
+    empty_answer,
+    malformed_answer,
 )
+from prosora_pipelines.lib.llm.deadlines import http_client
 from prosora_pipelines.lib.llm.json_over_http import post_json
 
 DEFAULT_MODEL = "llama3.1"
@@ -29,7 +28,7 @@ class OllamaChatClient:
         self.model = model
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
-        self._http = httpx.Client(timeout=timeout)
+        self._http = http_client(timeout)
 
     @property
     def name(self) -> str:
@@ -63,11 +62,9 @@ class OllamaChatClient:
                 return ChatCompletion(text, usage, str(answer.get("model") or self.model))
             case {"message": {"content": ""}}:
                 reason = answer.get("done_reason") or "unknown"
-                raise PermanentProviderError(
-                    f"{self.name}: no text in the answer (done reason: {reason})"
-                )
+                raise empty_answer(self.name, f"done reason: {reason}")
             case _:
-                raise RetryableProviderError(f"{self.name}: answer is not the expected JSON")
+                raise malformed_answer(self.name)
 
     def _post(self, payload: dict[str, Any]) -> Any:
         return post_json(self._http, f"{self.base_url}/api/chat", payload, source=self.name)

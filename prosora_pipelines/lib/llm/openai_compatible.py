@@ -8,15 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
-
 from prosora_pipelines.lib.llm.chat import (
     ChatCompletion,
     ChatRequest,
-    PermanentProviderError,
-    RetryableProviderError,
     TokenUsage,
+    empty_answer,
+    malformed_answer,
 )
+from prosora_pipelines.lib.llm.deadlines import http_client
 from prosora_pipelines.lib.llm.json_over_http import post_json
 
 DEFAULT_MODEL = "gpt-4o-mini"
@@ -36,7 +35,7 @@ class OpenAICompatibleChatClient:
         self.timeout = timeout
         self._api_key = api_key
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._http = httpx.Client(timeout=timeout, headers=headers)
+        self._http = http_client(timeout, headers)
 
     @property
     def name(self) -> str:
@@ -74,11 +73,9 @@ class OpenAICompatibleChatClient:
                 )
             case {"choices": [{"message": {"content": "" | None}} as choice, *_]}:
                 reason = choice.get("finish_reason") or "unknown"
-                raise PermanentProviderError(
-                    f"{self.name}: no text in the answer (finish reason: {reason})"
-                )
+                raise empty_answer(self.name, f"finish reason: {reason}")
             case _:
-                raise RetryableProviderError(f"{self.name}: answer is not the expected JSON")
+                raise malformed_answer(self.name)
 
     def _post(self, payload: dict[str, Any]) -> Any:
         return post_json(

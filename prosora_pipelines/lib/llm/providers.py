@@ -13,15 +13,17 @@ MAX_RETRY_AFTER = 30.0
 
 
 def make_chat_client(settings: Settings) -> ResilientChatClient:
-    """The configured provider's client, with retries, breaker and concurrency cap."""
+    """The configured provider's client, with retries, deadline, breaker and concurrency cap."""
     return ResilientChatClient(
         _provider_client(settings),
         max_retries=settings.llm_max_retries,
         backoff_seconds=BACKOFF_SECONDS,
         max_retry_after=MAX_RETRY_AFTER,
+        deadline_seconds=settings.llm_deadline_seconds,
         breaker_failures=settings.llm_breaker_failures,
         breaker_reset_seconds=settings.llm_breaker_reset_seconds,
         max_concurrency=settings.llm_max_concurrency,
+        slot_wait_seconds=settings.llm_slot_wait_seconds,
     )
 
 

@@ -1,31 +1,46 @@
 """Makes any :class:`ChatClient` dependable enough to run unattended inside a pipeline.
 
 Providers fail in ordinary ways (rate limits, overloaded servers, dropped connections), so
-retryable failures are retried a bounded number of times with exponential backoff and full
-jitter, honouring a provider's ``Retry-After`` up to a limit. A provider that keeps failing
-is rested by a circuit breaker, so a run falls back quickly instead of waiting out every
-retry of every call; permanent errors (bad credentials, unknown model) count toward it too,
-because they make the provider just as unusable. A semaphore caps the requests one process
-has in flight, and running totals of calls, failures and tokens feed run metadata and costs.
+retryable failures are retried (by tenacity) a bounded number of times with exponential
+backoff and full jitter, honouring a provider's ``Retry-After`` up to a limit. Each call has
+an overall deadline, kept by every socket operation of its requests (see ``deadlines``) and
+by the retries, which stop rather than wait past it: a server that trickles its answer ends
+as a timeout. A provider that keeps failing (timeouts included) is rested by a circuit
+breaker, so a run falls back quickly instead of waiting out every retry of every call;
+permanent errors (bad credentials, unknown model) count toward it too, because they make
+the provider just as unusable. A semaphore caps the requests one process has in flight, and
+a call waits a bounded time for one of its slots. Running totals of calls, failures and
+tokens feed run metadata and costs.
 """
 
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
 from collections.abc import Callable
 
-from prosora_pipelines.lib.fetching import backoff_delay
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    stop_any,
+    stop_before_delay,
+    wait_random_exponential,
+)
+from tenacity.stop import stop_base
+
 from prosora_pipelines.lib.llm.chat import (
     ChatClient,
     ChatCompletion,
     ChatRequest,
     CircuitOpenError,
+    NoFreeSlotError,
     RetryableProviderError,
     TokenUsage,
 )
+from prosora_pipelines.lib.llm.deadlines import deadline_in
 
 logger = logging.getLogger(__name__)
 
@@ -78,9 +93,16 @@ class CircuitBreaker:
                 self._opened_at = self._clock()
             self._trial_in_flight = False
 
+    def record_no_verdict(self) -> None:
+        """A call ended without the provider having answered it (no free slot): it says
+        nothing of the provider's health, but a half-open breaker may try another."""
+        with self._lock:
+            self._trial_in_flight = False
+
 
 class ResilientChatClient:
-    """Wraps ``inner`` with retries, a circuit breaker, a concurrency cap and usage totals.
+    """Wraps ``inner`` with retries, a deadline, a circuit breaker, a concurrency cap and
+    usage totals.
 
     Thread-safe: one instance is meant to be shared by every thread of a process.
     """
@@ -92,21 +114,34 @@ class ResilientChatClient:
         max_retries: int,
         backoff_seconds: float,
         max_retry_after: float,
+        deadline_seconds: float,
         breaker_failures: int,
         breaker_reset_seconds: float,
         max_concurrency: int,
+        slot_wait_seconds: float,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
-        rng: random.Random | None = None,
     ) -> None:
         self.inner = inner
         self.breaker = CircuitBreaker(breaker_failures, breaker_reset_seconds, clock)
         self._max_retries = max_retries
-        self._backoff_seconds = backoff_seconds
-        self._max_retry_after = max_retry_after
+        self._deadline_seconds = deadline_seconds
+        self._max_concurrency = max_concurrency
+        self._slot_wait_seconds = slot_wait_seconds
         self._slots = threading.BoundedSemaphore(max_concurrency)
-        self._sleep = sleep
-        self._rng = rng or random.Random()
+        self._backoff = wait_random_exponential(multiplier=backoff_seconds)
+        self._retrying = Retrying(
+            retry=retry_if_exception_type(RetryableProviderError),
+            wait=self._wait,
+            stop=stop_any(
+                stop_after_attempt(max_retries + 1),
+                stop_before_delay(deadline_seconds),
+                _RetryAfterOver(max_retry_after, inner.name),
+            ),
+            sleep=sleep,
+            before_sleep=self._log_retry,
+            reraise=True,
+        )
         self._totals_lock = threading.Lock()
         self._usage = TokenUsage()
         self._calls = 0
@@ -142,49 +177,79 @@ class ResilientChatClient:
         with self._totals_lock:
             self._calls += 1
         try:
-            completion = self._complete_with_retries(request)
+            with deadline_in(self._deadline_seconds) as deadline:
+                # A copy per call, as tenacity's own decorator makes, so that threads
+                # sharing this client do not share one retry state.
+                completion = self._retrying.copy()(self._attempt, request, deadline)
+        except NoFreeSlotError:
+            self.breaker.record_no_verdict()
+            self._count_failure()
+            raise
         except BaseException:  # even an interrupt must settle a half-open trial call
             self.breaker.record_failure()
-            with self._totals_lock:
-                self._failures += 1
+            self._count_failure()
             raise
         self.breaker.record_success()
         with self._totals_lock:
             self._usage += completion.usage
         return completion
 
-    def _complete_with_retries(self, request: ChatRequest) -> ChatCompletion:
-        attempt = 0
-        while True:
-            try:
-                # One slot per attempt: a call waiting out its backoff must not block others.
-                with self._slots:
-                    return self.inner.complete(request)
-            except RetryableProviderError as error:
-                delay = self._retry_delay(error, attempt)
-                attempt += 1
-                logger.warning(
-                    "%s: attempt %d of %d failed (%s); retrying in %.2fs",
-                    self.name,
-                    attempt,
-                    self._max_retries + 1,
-                    error,
-                    delay,
-                )
-                self._sleep(delay)
+    def _count_failure(self) -> None:
+        with self._totals_lock:
+            self._failures += 1
 
-    def _retry_delay(self, error: RetryableProviderError, attempt: int) -> float:
-        """Seconds to wait before the next attempt; re-raises ``error`` when giving up."""
-        if attempt >= self._max_retries:
-            raise error
-        if error.retry_after is None:
-            return backoff_delay(attempt, self._backoff_seconds, self._rng)
-        if error.retry_after > self._max_retry_after:
-            logger.warning(
-                "%s: provider asked to wait %.0fs, over the %.0fs limit; giving up",
-                self.name,
-                error.retry_after,
-                self._max_retry_after,
+    def _attempt(self, request: ChatRequest, deadline: float) -> ChatCompletion:
+        # One slot per attempt: a call waiting out its backoff must not block others.
+        wait = min(self._slot_wait_seconds, max(deadline - time.monotonic(), 0.0))
+        if not self._slots.acquire(timeout=wait):
+            raise NoFreeSlotError(
+                f"{self.name}: all {self._max_concurrency} slots stayed taken for {wait:.1f}s"
             )
-            raise error
-        return error.retry_after
+        try:
+            return self.inner.complete(request)
+        finally:
+            self._slots.release()
+
+    def _wait(self, state: RetryCallState) -> float:
+        """The provider's ``Retry-After`` when it gave one, else jittered backoff."""
+        error = _failure(state)
+        if error is not None and error.retry_after is not None:
+            return error.retry_after
+        return self._backoff(state)
+
+    def _log_retry(self, state: RetryCallState) -> None:
+        logger.warning(
+            "%s: attempt %d of %d failed (%s); retrying in %.2fs",
+            self.name,
+            state.attempt_number,
+            self._max_retries + 1,
+            _failure(state),
+            state.upcoming_sleep,
+        )
+
+
+class _RetryAfterOver(stop_base):
+    """Gives up when the provider asks to wait longer than ``limit`` seconds: the caller is
+    better served by falling back at once."""
+
+    def __init__(self, limit: float, source: str) -> None:
+        self._limit = limit
+        self._source = source
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        error = _failure(retry_state)
+        if error is None or error.retry_after is None or error.retry_after <= self._limit:
+            return False
+        logger.warning(
+            "%s: provider asked to wait %.0fs, over the %.0fs limit; giving up",
+            self._source,
+            error.retry_after,
+            self._limit,
+        )
+        return True
+
+
+def _failure(state: RetryCallState) -> RetryableProviderError | None:
+    """The retryable error the last attempt raised (the only kind that is retried)."""
+    error = state.outcome.exception() if state.outcome is not None else None
+    return error if isinstance(error, RetryableProviderError) else None

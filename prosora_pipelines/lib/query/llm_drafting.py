@@ -6,13 +6,16 @@ must be JSON of ``DraftsPayload``; every variant is then rendered and checked ex
 an extractive one (format rules, citations that exist, the grounding check, phrases to
 avoid). A first answer with problems gets one repair request that lists them. A format
 still short of variants after that is filled by the fallback generator, and a provider
-error (after the client's own retries, or with its circuit breaker open) hands the whole
-request to the fallback; either way the result is marked degraded with the reason.
+error (after the client's own retries, past its deadline, with no free slot or with its
+circuit breaker open) hands the whole request to the fallback; either way the result is
+marked degraded with the reason. A provider failure is reported by its category only
+(``rate limited``, ``timed out``...): the provider's own words, redacted, go to the log.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Annotated
@@ -34,6 +37,8 @@ from prosora_pipelines.lib.query.drafts import (
 from prosora_pipelines.lib.query.generation import DraftRequest, Generation, Generator
 from prosora_pipelines.lib.query.grounding import ungrounded_facts
 from prosora_pipelines.lib.query.prototypes import DOMAIN_PROTOTYPES
+
+logger = logging.getLogger(__name__)
 
 Angle = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
@@ -205,10 +210,11 @@ class LLMDraftGenerator:
                 usage += spent
                 drafts, problems = self._attempt(answer, request)
         except ProviderError as error:
+            logger.warning("drafting falls back to extractive drafts: %s", error)
             fallback = self.fallback.generate(request)
             return replace(
                 fallback,
-                degraded_reason=f"{self.name} failed ({error}); extractive drafts instead",
+                degraded_reason=f"{self.name} failed ({error.category}); extractive drafts instead",
                 usage=usage,
             )
         short = _short_formats(drafts, request)
@@ -267,8 +273,9 @@ class LLMAnalysisRefiner:
                 )
             )
         except ProviderError as error:
+            logger.warning("analysis refinement falls back to the offline analysis: %s", error)
             return _noted(
-                offline, f"LLM refinement failed ({error}); offline analysis kept"
+                offline, f"LLM refinement failed ({error.category}); offline analysis kept"
             ), TokenUsage()
         try:
             refined = RefinedAnalysis.model_validate_json(completion.text)

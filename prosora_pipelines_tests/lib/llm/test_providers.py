@@ -28,10 +28,15 @@ from prosora_pipelines.lib.llm.providers import make_chat_client
 from prosora_pipelines.lib.llm.resilience import ResilientChatClient
 from prosora_pipelines.settings import Settings
 from prosora_pipelines_tests.support.llm_servers import (
+    LEAKY_ERROR,
+    LEAKY_ERROR_REDACTED,
+    LEAKY_ERROR_SECRETS,
+    Behaviour,
     LLMServer,
     RecordedRequest,
     WireFormat,
     empty_answer,
+    error_with,
     malformed,
     rate_limited,
     refused,
@@ -178,7 +183,7 @@ def test_slow_answer_is_retryable_within_about_the_timeout(
 ) -> None:
     server.script(slow(1.5))
     started = time.perf_counter()
-    with pytest.raises(RetryableProviderError, match="no answer within"):
+    with pytest.raises(RetryableProviderError, match="no answer in time"):
         client.complete(REQUEST)
     assert time.perf_counter() - started < TIMEOUT + 0.5
 
@@ -215,8 +220,43 @@ def test_unreachable_server_is_retryable(wire_format: WireFormat) -> None:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     client = client_for(wire_format, f"http://127.0.0.1:{port}")
-    with pytest.raises(RetryableProviderError, match="connection failed"):
+    with pytest.raises(RetryableProviderError, match="connection failed") as caught:
         client.complete(REQUEST)
+    assert caught.value.category == "unreachable"
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "category"),
+    [
+        (rate_limited(), "rate limited"),
+        (server_error(503), "provider error 503"),
+        (refused(401), "provider error 401"),
+        (slow(1.5), "timed out"),
+        (malformed(), "malformed answer"),
+        (unexpected_json(), "malformed answer"),
+        (empty_answer("SAFETY"), "empty answer"),
+    ],
+)
+def test_each_failure_has_a_short_category_for_users(
+    server: LLMServer, client: ChatClient, behaviour: Behaviour, category: str
+) -> None:
+    server.script(behaviour)
+    with pytest.raises(ProviderError) as caught:
+        client.complete(REQUEST)
+    assert caught.value.category == category
+
+
+def test_provider_error_text_is_kept_only_as_a_redacted_excerpt(
+    server: LLMServer, client: ChatClient
+) -> None:
+    server.script(error_with(500, f"{LEAKY_ERROR}; Incorrect API key provided: {API_KEY}"))
+    with pytest.raises(RetryableProviderError) as caught:
+        client.complete(REQUEST)
+    assert caught.value.category == "provider error 500"
+    assert LEAKY_ERROR_REDACTED in str(caught.value)
+    for error in _error_chain(caught.value):
+        for secret in (*LEAKY_ERROR_SECRETS, API_KEY):
+            assert secret not in str(error) and secret not in repr(error)
 
 
 def _error_chain(error: BaseException | None) -> Iterator[BaseException]:
@@ -242,9 +282,11 @@ def test_api_key_is_sent_but_never_shown(
             max_retries=2,
             backoff_seconds=0.01,
             max_retry_after=1.0,
+            deadline_seconds=10.0,
             breaker_failures=5,
             breaker_reset_seconds=60.0,
             max_concurrency=1,
+            slot_wait_seconds=1.0,
         )
         with pytest.raises(PermanentProviderError) as caught:
             client.complete(REQUEST)

@@ -6,7 +6,6 @@ the clock are injected, so the tests are fast and exact."""
 
 from __future__ import annotations
 
-import random
 import threading
 import time
 from collections.abc import Iterator
@@ -15,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from prosora_pipelines.lib.fetching import backoff_delay
 from prosora_pipelines.lib.llm.chat import (
     ChatRequest,
     CircuitOpenError,
+    NoFreeSlotError,
     PermanentProviderError,
     RetryableProviderError,
     TokenUsage,
@@ -37,7 +36,6 @@ from prosora_pipelines_tests.support.llm_servers import (
 REQUEST = ChatRequest(system="You write briefs.", user="Summarise the week.")
 BACKOFF = 0.1
 RESET_SECONDS = 60.0
-SEED = 7
 
 
 class FakeClock:
@@ -71,15 +69,16 @@ def resilient(
         "max_retries": 2,
         "backoff_seconds": BACKOFF,
         "max_retry_after": 5.0,
+        "deadline_seconds": 30.0,
         "breaker_failures": 3,
         "breaker_reset_seconds": RESET_SECONDS,
         "max_concurrency": 4,
+        "slot_wait_seconds": 10.0,
     } | limits
     return ResilientChatClient(
         OpenAICompatibleChatClient(None, model="m", base_url=server.base_url, timeout=2.0),
         clock=clock,
         sleep=sleeps.append,
-        rng=random.Random(SEED),
         **options,
     )
 
@@ -92,9 +91,8 @@ def test_rate_limits_are_retried_with_jittered_backoff(
     completion = client.complete(REQUEST)
     assert completion.text == '{"answer": 42}'
     assert len(server.requests) == 3
-    expected = random.Random(SEED)
-    assert sleeps == [backoff_delay(0, BACKOFF, expected), backoff_delay(1, BACKOFF, expected)]
-    assert 0 <= sleeps[0] <= BACKOFF and 0 <= sleeps[1] <= 2 * BACKOFF
+    # Full jitter: each wait is drawn from a window that doubles with each attempt.
+    assert len(sleeps) == 2 and 0 <= sleeps[0] <= BACKOFF and 0 <= sleeps[1] <= 2 * BACKOFF
     assert (client.calls, client.failures) == (1, 0)
 
 
@@ -224,6 +222,26 @@ def test_half_open_breaker_lets_only_one_trial_through(
         client.complete(REQUEST)
     trial.join()
     assert not client.breaker.is_open and len(server.requests) == 2
+
+
+def test_a_trial_call_without_a_free_slot_leaves_the_next_call_a_trial(
+    server: LLMServer, clock: FakeClock, sleeps: list[float]
+) -> None:
+    server.script(slow(1.0))
+    client = resilient(
+        server, clock, sleeps, breaker_failures=1, max_concurrency=1, slot_wait_seconds=0.1
+    )
+    holder = threading.Thread(target=client.complete, args=(REQUEST,))
+    holder.start()
+    while not server.requests:
+        time.sleep(0.01)
+    client.breaker.record_failure()
+    clock.now += RESET_SECONDS
+    for _ in range(2):  # each is let through as the trial, and finds no slot
+        with pytest.raises(NoFreeSlotError):
+            client.complete(REQUEST)
+    holder.join()
+    assert len(server.requests) == 1
 
 
 def test_concurrency_cap_bounds_requests_in_flight(

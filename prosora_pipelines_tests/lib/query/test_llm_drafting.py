@@ -2,18 +2,25 @@
 local servers speaking each provider's real wire format, this proves that good answers are
 used, that a broken answer gets one repair request, that invented facts never get through,
 and that failures (5xx, timeouts, an open breaker) fall back to extractive drafts marked
-degraded with the reason, with the API key in no reason."""
+degraded with the reason, with the API key in no reason. A trickling provider or a full
+set of concurrency slots must not hold a query for longer than the configured deadline and
+slot wait; and the reason users see is a short category, the provider's own words (with
+their hosts and credentials) going only, redacted, to the log."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
+import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from prosora_pipelines.lib.appdb.repository import DEFAULT_VOICE_PROFILE
-from prosora_pipelines.lib.llm.chat import ChatClient
+from prosora_pipelines.lib.llm.chat import ChatClient, ChatRequest, ProviderError
 from prosora_pipelines.lib.llm.gemini import GeminiChatClient
 from prosora_pipelines.lib.llm.ollama import OllamaChatClient
 from prosora_pipelines.lib.llm.openai_compatible import OpenAICompatibleChatClient
@@ -30,12 +37,17 @@ from prosora_pipelines.lib.query.llm_drafting import (
 )
 from prosora_pipelines.lib.query.voice import Voice
 from prosora_pipelines_tests.support.llm_servers import (
+    LEAKY_ERROR,
+    LEAKY_ERROR_REDACTED,
+    LEAKY_ERROR_SECRETS,
     LLMServer,
     WireFormat,
+    error_with,
     malformed,
     server_error,
     slow,
     success,
+    trickle,
 )
 
 API_KEY = "sk-test-SECRET-0123456789"
@@ -121,16 +133,18 @@ def _client(wire: WireFormat, server: LLMServer) -> ChatClient:
     return OpenAICompatibleChatClient(API_KEY, base_url=server.base_url, timeout=0.5)
 
 
-def _generator(wire: WireFormat, server: LLMServer, breaker_failures: int = 5) -> LLMDraftGenerator:
-    client = ResilientChatClient(
-        _client(wire, server),
-        max_retries=1,
-        backoff_seconds=0.01,
-        max_retry_after=1.0,
-        breaker_failures=breaker_failures,
-        breaker_reset_seconds=60.0,
-        max_concurrency=2,
-    )
+def _generator(wire: WireFormat, server: LLMServer, **limits: Any) -> LLMDraftGenerator:
+    options: dict[str, Any] = {
+        "max_retries": 1,
+        "backoff_seconds": 0.01,
+        "max_retry_after": 1.0,
+        "deadline_seconds": 10.0,
+        "breaker_failures": 5,
+        "breaker_reset_seconds": 60.0,
+        "max_concurrency": 2,
+        "slot_wait_seconds": 1.0,
+    } | limits
+    client = ResilientChatClient(_client(wire, server), **options)
     return LLMDraftGenerator(client, fallback=ExtractiveGenerator())
 
 
@@ -188,17 +202,25 @@ def test_invented_facts_never_get_through(wire: WireFormat, server: LLMServer) -
     assert len(generation.drafts) >= 3
 
 
-@pytest.mark.parametrize("failure", [server_error(500), slow(2.0), malformed()])
+@pytest.mark.parametrize(
+    ("failure", "category"),
+    [
+        (server_error(500), "provider error 500"),
+        (slow(2.0), "timed out"),
+        (malformed(), "malformed answer"),
+    ],
+)
 def test_a_failing_provider_falls_back_to_extractive_drafts(
-    wire: WireFormat, server: LLMServer, failure: Any
+    wire: WireFormat, server: LLMServer, failure: Any, category: str
 ) -> None:
     server.script(failure, failure)
-    generation = _generator(wire, server).generate(REQUEST)
+    generator = _generator(wire, server)
+    generation = generator.generate(REQUEST)
     assert generation.generator == "extractive-1"
-    assert generation.degraded_reason is not None
+    assert generation.degraded_reason == (
+        f"{generator.name} failed ({category}); extractive drafts instead"
+    )
     assert generation.degraded_reason.startswith(f"{wire}:")
-    assert "extractive drafts instead" in generation.degraded_reason
-    assert API_KEY not in generation.degraded_reason
     assert len(generation.drafts) >= 3
     assert len(server.requests) == 2
 
@@ -211,8 +233,68 @@ def test_an_open_breaker_falls_back_without_calling(wire: WireFormat, server: LL
     generation = generator.generate(REQUEST)
     assert len(server.requests) == sent
     assert generation.degraded_reason is not None
-    assert "circuit open after repeated failures" in generation.degraded_reason
+    assert generation.degraded_reason == (
+        f"{generator.name} failed (circuit open); extractive drafts instead"
+    )
     assert generation.generator == "extractive-1"
+
+
+def test_a_trickling_provider_falls_back_by_the_deadline(
+    wire: WireFormat, server: LLMServer
+) -> None:
+    server.default = trickle(0.05)  # each byte well within the 0.5 s read timeout
+    generator = _generator(wire, server, deadline_seconds=0.4)
+    started = time.monotonic()
+    generation = generator.generate(REQUEST)
+    assert time.monotonic() - started < 1.5  # the whole answer would take over ten seconds
+    assert generation.degraded_reason == (
+        f"{generator.name} failed (timed out); extractive drafts instead"
+    )
+    assert generation.generator == "extractive-1" and len(generation.drafts) >= 3
+
+
+def test_with_every_slot_taken_a_query_falls_back_after_the_slot_wait(
+    wire: WireFormat, server: LLMServer
+) -> None:
+    server.script(slow(0.45))
+    generator = _generator(wire, server, max_concurrency=1, slot_wait_seconds=0.1)
+
+    def hold_the_slot() -> None:
+        with contextlib.suppress(ProviderError):
+            generator.client.complete(ChatRequest(system="s", user="u"))
+
+    holder = threading.Thread(target=hold_the_slot)
+    holder.start()
+    while not server.requests:
+        time.sleep(0.01)
+    generation = generator.generate(REQUEST)
+    holder.join()
+    assert generation.degraded_reason == (
+        f"{generator.name} failed (busy); extractive drafts instead"
+    )
+    assert len(server.requests) == 1 and len(generation.drafts) >= 3
+
+
+def test_users_see_the_category_and_the_log_a_redacted_excerpt(
+    wire: WireFormat, server: LLMServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    server.default = error_with(500, f"{LEAKY_ERROR}; key {API_KEY} refused")
+    generator = _generator(wire, server)
+    generation = generator.generate(REQUEST)
+    analysis, _ = LLMAnalysisRefiner(generator.client).refine("q", ANALYSIS)
+    assert generation.degraded_reason == (
+        f"{generator.name} failed (provider error 500); extractive drafts instead"
+    )
+    assert analysis.signals[-1] == (
+        "LLM refinement failed (provider error 500); offline analysis kept"
+    )
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert LEAKY_ERROR_REDACTED in logged
+    assert "falls back to extractive drafts" in logged
+    shown = f"{generation.degraded_reason} {analysis.signals} {logged}"
+    for secret in (*LEAKY_ERROR_SECRETS, API_KEY):
+        assert secret not in shown
 
 
 def test_the_schema_sent_is_the_drafts_payload(wire: WireFormat, server: LLMServer) -> None:
@@ -247,4 +329,7 @@ def test_the_refiner_keeps_the_offline_analysis_when_the_answer_is_bad(
     assert analysis.model_dump(exclude={"signals"}) == ANALYSIS.model_dump(exclude={"signals"})
     assert "offline analysis kept" in analysis.signals[-1]
     analysis, _ = refiner.refine("q", ANALYSIS)
-    assert analysis.source == "offline" and "LLM refinement failed" in analysis.signals[-1]
+    assert analysis.source == "offline"
+    assert analysis.signals[-1] == (
+        "LLM refinement failed (provider error 500); offline analysis kept"
+    )
