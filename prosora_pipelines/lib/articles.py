@@ -120,14 +120,18 @@ def article_from_entry(entry: RawEntry, source: Source, *, earliest_published: d
     An entry is dropped when neither title nor text is left after cleaning, and when its
     title is only unexpanded entity references: the title is what the document declared an
     entity for, so its text (often a filler such as ``x``) cannot stand in for it either.
-    A link that :func:`is_article_url` refuses is ignored, as if the entry had none.
+    A text of only entity references counts as no text. A link that :func:`is_article_url`
+    refuses is ignored, as if the entry had none.
     """
     content_text = html_to_text(entry.content_html)
     summary_text = html_to_text(entry.summary_html)
     text = content_text if len(content_text) >= len(summary_text) else summary_text
     title = text_to_single_line(html_to_text(entry.title))
-    if _only_entity_references(title) or (not title and _only_entity_references(text)):
+    text_is_entities = _only_entity_references(text)
+    if _only_entity_references(title) or (not title and text_is_entities):
         raise EntryDroppedError(DropReason.ENTITY_ONLY)
+    if text_is_entities:
+        text = summary_text = ""
     title_derived = False
     if not title:
         if not text:

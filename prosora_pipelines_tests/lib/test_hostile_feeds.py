@@ -38,6 +38,7 @@ BILLION_LAUGHS = f"""<?xml version="1.0"?>
 <item><title>&lol9;</title><description>&lol9;</description><guid>1</guid></item>
 <item><title>&lol9;</title><description>x</description><guid>2</guid></item>
 <item><title>Real title</title><description>{TEXT}</description><guid>3</guid></item>
+<item><title>Title only</title><description>&lol9; &lol8;</description><guid>5</guid></item>
 <item><title> </title><description>&lt;script&gt;t()&lt;/script&gt;</description><guid>4</guid>
 </item>
 </channel></rss>""".encode()
@@ -168,7 +169,10 @@ def test_billion_laughs_feed_is_flagged_and_its_entity_only_entries_dropped() ->
         parsed.entries, {"pub": _source("pub")}, earliest_published=EARLIEST_PUBLISHED
     )
     assert built.dropped == Counter({DropReason.ENTITY_ONLY: 2, DropReason.EMPTY: 1})
-    assert [(a.title, a.text) for a in built.articles] == [("Real title", TEXT)]
+    assert [(a.title, a.text, a.summary) for a in built.articles] == [
+        ("Real title", TEXT, TEXT),
+        ("Title only", "Title only", ""),  # as for an entry that has no text
+    ]
 
 
 def test_real_feeds_do_not_declare_entities() -> None:
