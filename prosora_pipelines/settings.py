@@ -7,6 +7,7 @@ README lists each one, and a test keeps the two in step.
 
 from __future__ import annotations
 
+from datetime import date
 from functools import cache
 from pathlib import Path
 from typing import Literal
@@ -67,6 +68,10 @@ class Settings(BaseSettings):
     )
     future_date_skew_minutes: int = Field(
         120, ge=0, description="How far past the fetch time a published date may lie."
+    )
+    earliest_plausible_date: date = Field(
+        date(1990, 1, 1),
+        description="Published dates before this day are implausible and treated as no date.",
     )
     fetch_log_retention_days: int = Field(
         30, ge=1, description="Days of fetch records kept for source health."

@@ -1,29 +1,53 @@
 """Articles: clean, identified, source-weighted records built from raw entries.
 
-An article's id comes from its canonical URL (or, without a link, from its source and
-GUID), so the same page seen twice is the same article. Its content hash covers the
+An article's id comes from its canonical URL (or, without a usable link, from its source and
+entry key), so the same page seen twice is the same article. Its content hash covers the
 normalised title and text, so the same text under two URLs can be recognised as one.
+
+Entries that carry nothing a reader could use are dropped with a reason, and links that are
+not web pages are dropped (the entry keeps its GUID-based id); :class:`BuiltArticles` counts
+both so the articles step can report them.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
+from enum import StrEnum
 
 import polars as pl
 
-from prosora_pipelines.lib.canonical_url import canonicalize_url
+from prosora_pipelines.lib.canonical_url import canonicalize_url, is_article_url
 from prosora_pipelines.lib.catalog import Source
 from prosora_pipelines.lib.html_text import html_to_text, text_to_single_line
-from prosora_pipelines.lib.published_dates import DateStatus
+from prosora_pipelines.lib.published_dates import DateStatus, plausible
 from prosora_pipelines.lib.raw_entries import RawEntry
 
 SUMMARY_CHARACTERS = 400
 FALLBACK_TITLE_CHARACTERS = 90
 _WORD = re.compile(r"\w+", re.UNICODE)
+# Cleaning decodes every entity HTML knows, so what is left of this shape was declared by the
+# document's own DTD (a billion-laughs feed's ``&lol9;``), and feedparser leaves it unexpanded.
+_ENTITY_REFERENCE = re.compile(r"&[A-Za-z_:][\w.:-]*;")
+
+
+class DropReason(StrEnum):
+    """Why an entry became no article."""
+
+    EMPTY = "empty after cleaning"
+    ENTITY_ONLY = "only unexpanded entity references"
+
+
+class EntryDroppedError(ValueError):
+    """The entry carries nothing a reader could use; ``reason`` says why."""
+
+    def __init__(self, reason: DropReason) -> None:
+        super().__init__(reason.value)
+        self.reason = reason
 
 
 @dataclass
@@ -35,6 +59,7 @@ class Article:
     url: str
     canonical_url: str
     guid: str | None
+    entry_key: str
     title: str
     title_derived: bool
     summary: str
@@ -85,18 +110,34 @@ def _summary(summary_text: str, text: str) -> str:
     return summary[:SUMMARY_CHARACTERS].rsplit(" ", 1)[0] + "…"
 
 
-def article_from_entry(entry: RawEntry, source: Source) -> Article | None:
-    """Build the article of a raw entry; None when it has neither text nor a title."""
+def _only_entity_references(text: str) -> bool:
+    return bool(text) and not _ENTITY_REFERENCE.sub("", text).strip()
+
+
+def article_from_entry(entry: RawEntry, source: Source, *, earliest_published: date) -> Article:
+    """Build the article of a raw entry, or raise :class:`EntryDroppedError`.
+
+    An entry is dropped when neither title nor text is left after cleaning, and when its
+    title is only unexpanded entity references: the title is what the document declared an
+    entity for, so its text (often a filler such as ``x``) cannot stand in for it either.
+    A text of only entity references counts as no text. A link that :func:`is_article_url`
+    refuses is ignored, as if the entry had none.
+    """
     content_text = html_to_text(entry.content_html)
     summary_text = html_to_text(entry.summary_html)
     text = content_text if len(content_text) >= len(summary_text) else summary_text
     title = text_to_single_line(html_to_text(entry.title))
+    text_is_entities = _only_entity_references(text)
+    if _only_entity_references(title) or (not title and text_is_entities):
+        raise EntryDroppedError(DropReason.ENTITY_ONLY)
+    if text_is_entities:
+        text = summary_text = ""
     title_derived = False
     if not title:
         if not text:
-            return None
+            raise EntryDroppedError(DropReason.EMPTY)
         title, title_derived = _derived_title(text), True
-    if entry.link:
+    if entry.link and is_article_url(entry.link, source.url):
         url = entry.link
         canonical = canonicalize_url(url)
         article_id = stable_id("url", canonical)
@@ -104,19 +145,23 @@ def article_from_entry(entry: RawEntry, source: Source) -> Article | None:
         url = source.url
         canonical = canonicalize_url(url)
         article_id = stable_id("guid", f"{source.id}\n{entry.entry_key}")
+    published_at, date_status = plausible(
+        entry.published_at, entry.date_status, earliest=earliest_published
+    )
     return Article(
         id=article_id,
         source_id=source.id,
         url=url,
         canonical_url=canonical,
         guid=entry.guid,
+        entry_key=entry.entry_key,
         title=title,
         title_derived=title_derived,
         summary=_summary(summary_text, text),
         text=text or title,
         author=text_to_single_line(entry.author) if entry.author else None,
-        published_at=entry.published_at,
-        date_status=entry.date_status,
+        published_at=published_at,
+        date_status=date_status,
         fetched_at=entry.fetched_at,
         tier=source.tier.value,
         credibility=source.credibility,
@@ -126,17 +171,35 @@ def article_from_entry(entry: RawEntry, source: Source) -> Article | None:
     )
 
 
-def build_articles(entries: Iterable[RawEntry], sources: Mapping[str, Source]) -> list[Article]:
+@dataclass
+class BuiltArticles:
+    """The articles of a set of raw entries, and what was left out on the way."""
+
+    articles: list[Article]
+    dropped: Counter[DropReason] = field(default_factory=Counter)
+    """Entries that became no article, by reason."""
+    rejected_links: int = 0
+    """Entries whose link was not a web page, so their article fell back to the GUID id."""
+
+
+def build_articles(
+    entries: Iterable[RawEntry], sources: Mapping[str, Source], *, earliest_published: date
+) -> BuiltArticles:
     """Articles for the entries whose source is still in the catalog."""
-    articles: list[Article] = []
+    built = BuiltArticles(articles=[])
     for entry in entries:
         source = sources.get(entry.source_id)
         if source is None:
             continue
-        article = article_from_entry(entry, source)
-        if article is not None:
-            articles.append(article)
-    return articles
+        try:
+            article = article_from_entry(entry, source, earliest_published=earliest_published)
+        except EntryDroppedError as dropped:
+            built.dropped[dropped.reason] += 1
+            continue
+        if entry.link and article.url != entry.link:
+            built.rejected_links += 1
+        built.articles.append(article)
+    return built
 
 
 ARTICLE_SCHEMA: dict[str, pl.DataType] = {
@@ -145,6 +208,7 @@ ARTICLE_SCHEMA: dict[str, pl.DataType] = {
     "url": pl.String(),
     "canonical_url": pl.String(),
     "guid": pl.String(),
+    "entry_key": pl.String(),
     "title": pl.String(),
     "title_derived": pl.Boolean(),
     "summary": pl.String(),

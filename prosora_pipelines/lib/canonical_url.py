@@ -3,6 +3,10 @@
 Scheme and host are lower-cased, default ports and fragments dropped, tracking parameters
 removed and the remaining query sorted. Paths keep their case: servers may treat it as
 meaningful.
+
+Only web pages may become an article's address: a feed's ``javascript:``, ``data:`` or
+``mailto:`` link would otherwise be shown to readers and opened by them. ``file:`` URLs are
+allowed only for entries of a local feed, so a remote feed cannot point readers at files.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ TRACKING_PARAMETERS = frozenset(
 )
 TRACKING_PREFIXES = ("utm_", "pk_", "vero_", "oly_")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+_LOCAL_SCHEME = "file"
 _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
 _BARE_HOST = re.compile(r"^(?:www\.)?[a-z0-9-]+(?:\.[a-z0-9-]+)+(?::\d+)?(?:/|$)", re.IGNORECASE)
 
@@ -54,6 +59,19 @@ def absolute_url(link: str, base: str | None) -> str:
     if _BARE_HOST.match(link) and not link.startswith(("/", ".")):
         return "https://" + link
     return urljoin(base, link) if base else link
+
+
+def is_article_url(url: str, feed_url: str) -> bool:
+    """Whether ``url`` may be an article's address: http(s) with a host, or ``file:`` when the
+    feed it came from is itself a local file."""
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:  # e.g. an unbalanced "[" in the host
+        return False
+    scheme = parts.scheme.lower()
+    if scheme in _DEFAULT_PORTS:
+        return bool(parts.netloc) and bool(parts.hostname)
+    return scheme == _LOCAL_SCHEME and urlsplit(feed_url.strip()).scheme.lower() == _LOCAL_SCHEME
 
 
 def canonicalize_url(url: str) -> str:

@@ -6,8 +6,11 @@ with MinHash LSH (datasketch) over word 5-shingles of the text (titles are often
 rewritten by the syndicating site, so they are left out) and confirmed with the exact Jaccard
 similarity of the shingle sets; at or above the threshold (default 0.7) two articles are
 one story. The copy from the most credible source (then the higher tier, the earliest
-publication, the smallest id) stays canonical; the others record ``duplicate_of``. Every
-canonical article counts the sources and tiers that covered its story.
+plausible publication, the smaller source id, the smaller entry key) stays canonical; the
+others record ``duplicate_of``. Source and entry key identify a copy, so this order is total
+and the same entries give the same canonical copies whatever order they arrive in (copies of
+one URL share their article id, so the id cannot break a tie). Every canonical article
+counts the sources and tiers that covered its story.
 """
 
 from __future__ import annotations
@@ -45,12 +48,14 @@ class DedupReport:
         return duplicates / self.input_articles if self.input_articles else 0.0
 
 
-def _preference(article: Article) -> tuple[float, int, datetime, str]:
+def _preference(article: Article) -> tuple[float, int, datetime, str, str]:
+    """Sort key of the copies of one story, most preferred first; undated copies come last."""
     return (
         -article.credibility,
         _TIER_RANK.get(article.tier, len(_TIER_RANK)),
         article.published_at or _FAR_FUTURE,
-        article.id,
+        article.source_id,
+        article.entry_key,
     )
 
 

@@ -5,6 +5,12 @@ up on a document we try the repairs real feeds need: gunzip a body whose encodin
 was lost, drop whitespace before the XML declaration, and ignore an encoding declaration
 that contradicts the bytes. A document that yields no feed is rejected with a reason;
 nothing here raises anything else.
+
+What was wrong with a document it could still read is counted on the :class:`ParsedFeed`
+(repeated entries, links that are not web pages, an encoding problem, a DTD declaring
+entities), for the fetch record and source health rather than one log line per item. A
+document that is UTF-8 apart from a few bad bytes keeps UTF-8, with U+FFFD for those bytes:
+feedparser would re-decode the whole document as windows-1252 (``CafÃ©``).
 """
 
 from __future__ import annotations
@@ -18,14 +24,24 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import feedparser
+from feedparser.exceptions import CharacterEncodingOverride, CharacterEncodingUnknown
 
-from prosora_pipelines.lib.canonical_url import absolute_url
+from prosora_pipelines.lib.canonical_url import absolute_url, is_article_url
 from prosora_pipelines.lib.published_dates import resolve_published
 from prosora_pipelines.lib.raw_entries import RawEntry, entry_key_for
 
 _XML_DECLARATION = re.compile(rb"^\s*<\?xml[^>]*\?>", re.IGNORECASE)
 _MAX_GUNZIPPED_BYTES = 50 * 1024 * 1024
 _URL_LIKE = re.compile(r"^(https?://|//|www\.)", re.IGNORECASE)
+# An <!ENTITY declaration inside the DOCTYPE's internal subset (up to its closing "]>").
+# XML keywords are case-sensitive, so a plain search for the keyword rules most bodies out.
+_ENTITY_KEYWORD = b"<!ENTITY"
+_ENTITY_DECLARATION = re.compile(rb"<!DOCTYPE[^>\[]*\[(?:(?!\]\s*>).)*?<!ENTITY", re.DOTALL)
+_UTF8_CONTENT_TYPE = "application/xml; charset=utf-8"
+_DECLARATION_IGNORED = "contradictory encoding declaration ignored"
+_UTF8_REPLACED = "bytes invalid as UTF-8 replaced with U+FFFD"
+_UNDECODABLE = re.compile("[\udc80-\udcff]")
+_NON_ASCII = re.compile("[^\x00-\x7f\udc80-\udcff]")
 
 
 class FeedRejectedError(ValueError):
@@ -40,7 +56,26 @@ class ParsedFeed:
     entries: list[RawEntry]
     repairs: list[str] = field(default_factory=list)
     warning: str | None = None
-    skipped: list[str] = field(default_factory=list)
+    repeated_entry_keys: int = 0
+    """Entries skipped because an earlier entry of the document had the same key."""
+    rejected_links: int = 0
+    """Entry links refused by :func:`is_article_url` (``javascript:``, ``data:``, ...)."""
+    encoding_problem: str | None = None
+    declares_entities: bool = False
+    """The document's DTD declares entities (as billion-laughs documents do)."""
+
+    def problems(self) -> list[str]:
+        """What was wrong with the document, one phrase each, for a single log line."""
+        found = []
+        if self.repeated_entry_keys:
+            found.append(f"{self.repeated_entry_keys} entries with a repeated key skipped")
+        if self.rejected_links:
+            found.append(f"{self.rejected_links} links that are not web pages dropped")
+        if self.encoding_problem:
+            found.append(f"encoding: {self.encoding_problem}")
+        if self.declares_entities:
+            found.append("its DTD declares entities")
+        return found
 
 
 def _gunzip(body: bytes) -> bytes:
@@ -63,7 +98,7 @@ def _repaired_documents(body: bytes) -> Iterator[tuple[str, bytes]]:
             text = without_declaration.decode("utf-8")
         except UnicodeDecodeError:
             text = without_declaration.decode("latin-1")
-        yield "contradictory encoding declaration ignored", text.encode("utf-8")
+        yield _DECLARATION_IGNORED, text.encode("utf-8")
 
 
 def _parse(document: bytes, content_type: str) -> Any:
@@ -77,7 +112,22 @@ def _parse(document: bytes, content_type: str) -> Any:
     )
 
 
-def _best_parse(body: bytes, content_type: str) -> tuple[Any, list[str]]:
+def _mostly_utf8(body: bytes) -> tuple[str, int] | None:
+    """The body as UTF-8 with U+FFFD for its bad bytes, and how many, when it is UTF-8 text
+    with some bad bytes.
+
+    A document in a legacy single-byte encoding (Latin-1 without a declaration) has fewer
+    valid multi-byte UTF-8 characters than bad bytes, so it is left to feedparser's fallback.
+    """
+    escaped = body.decode("utf-8", "surrogateescape")
+    bad = len(_UNDECODABLE.findall(escaped))
+    if not bad or len(_NON_ASCII.findall(escaped)) < bad:
+        return None
+    return body.decode("utf-8", "replace"), bad
+
+
+def _best_parse(body: bytes, content_type: str) -> tuple[Any, list[str], bytes]:
+    """The parse with the most entries, the repairs it took, and the (gunzipped) body."""
     repairs: list[str] = []
     if body[:2] == b"\x1f\x8b":
         try:
@@ -94,7 +144,16 @@ def _best_parse(body: bytes, content_type: str) -> tuple[Any, list[str]]:
             best, best_repairs = parsed, steps
         if parsed.entries and not parsed.bozo:
             break
-    return best, best_repairs
+    if isinstance(best.get("bozo_exception"), CharacterEncodingOverride):
+        replaced = _mostly_utf8(body)
+        if replaced is not None:
+            text, bad = replaced
+            # The header's charset outranks the document's declaration for application/xml.
+            reparsed = _parse(text.encode("utf-8"), _UTF8_CONTENT_TYPE)
+            if len(reparsed.entries) >= len(best.entries):
+                best = reparsed
+                best_repairs = [*repairs, f"{bad} {_UTF8_REPLACED}"]
+    return best, best_repairs, body
 
 
 def _first(entry: Any, *names: str) -> Any:
@@ -106,19 +165,28 @@ def _first(entry: Any, *names: str) -> Any:
     return None
 
 
-def _entry_link(entry: Any, base: str | None) -> str | None:
-    """The entry's page: its link, else a permalink GUID, else its enclosure (podcasts)."""
+def _entry_link(entry: Any, base: str, feed_url: str) -> tuple[str | None, int]:
+    """The entry's page: its link, else a permalink GUID, else its enclosure (podcasts).
+
+    Candidates that are not web pages are passed over; returns the link and how many were.
+    """
     links = entry.get("links") or []
-    link = entry.get("link") or next(
-        (c["href"] for c in links if c.get("href") and c.get("rel", "alternate") == "alternate"),
-        None,
-    )
     guid = entry.get("id")
-    if not link and guid and (entry.get("guidislink") or _URL_LIKE.match(guid)):
-        link = guid
-    if not link:
-        link = next((c["href"] for c in links if c.get("href")), None)
-    return absolute_url(link, base) if link else None
+    candidates = [
+        entry.get("link"),
+        *(c.get("href") for c in links if c.get("rel", "alternate") == "alternate"),
+        guid if guid and (entry.get("guidislink") or _URL_LIKE.match(guid)) else None,
+        *(c.get("href") for c in links),
+    ]
+    rejected: set[str] = set()
+    for candidate in candidates:
+        if not candidate:
+            continue
+        link = absolute_url(str(candidate), base)
+        if is_article_url(link, feed_url):
+            return link, len(rejected)
+        rejected.add(link)
+    return None, len(rejected)
 
 
 def _entry_content(entry: Any) -> str:
@@ -148,25 +216,26 @@ def parse_feed(
     """Parse a feed document into raw entries; raise :class:`FeedRejectedError` if none."""
     if not body.strip():
         raise FeedRejectedError("empty body")
-    parsed, repairs = _best_parse(body, content_type or "application/xml")
+    parsed, repairs, body = _best_parse(body, content_type or "application/xml")
     bozo_reason = str(parsed.get("bozo_exception", "")) if parsed.bozo else None
     if not parsed.entries and (bozo_reason or not parsed.get("version")):
         reason = bozo_reason or "no RSS, RDF or Atom document found"
         raise FeedRejectedError(f"no entries could be read: {reason}")
     base = _feed_base(parsed, url)
     entries: list[RawEntry] = []
-    skipped: list[str] = []
+    repeated = rejected_links = 0
     seen_keys: set[str] = set()
     for entry in parsed.entries:
-        link = _entry_link(entry, base)
+        link, rejected = _entry_link(entry, base, url)
         title = str(entry.get("title") or "")
         summary = str(entry.get("summary") or "")
         guid = entry.get("id") or None
         key = entry_key_for(guid, link, title, summary)
         if key in seen_keys:
-            skipped.append(f"{source_id}: repeated entry key {key!r} skipped")
+            repeated += 1
             continue
         seen_keys.add(key)
+        rejected_links += rejected
         raw_date = _first(entry, "published", "updated", "created")
         parsed_date = _first(entry, "published_parsed", "updated_parsed", "created_parsed")
         published = resolve_published(
@@ -196,5 +265,26 @@ def parse_feed(
         entries=entries,
         repairs=repairs,
         warning=bozo_reason,
-        skipped=skipped,
+        repeated_entry_keys=repeated,
+        rejected_links=rejected_links,
+        encoding_problem=_encoding_problem(parsed, repairs),
+        declares_entities=_ENTITY_KEYWORD in body and bool(_ENTITY_DECLARATION.search(body)),
     )
+
+
+def _encoding_problem(parsed: Any, repairs: list[str]) -> str | None:
+    """What was wrong with the document's encoding: a repair made for it, or a legacy
+    encoding feedparser fell back to because the declared one did not fit the bytes.
+
+    A document read as UTF-8 in the end has no problem worth reporting: servers commonly
+    send UTF-8 as ``text/xml`` without a charset, which RFC 3023 says is ASCII.
+    """
+    for repair in repairs:
+        if repair == _DECLARATION_IGNORED or repair.endswith(_UTF8_REPLACED):
+            return repair
+    exception = parsed.get("bozo_exception")
+    if isinstance(exception, CharacterEncodingUnknown):
+        return str(exception)
+    if isinstance(exception, CharacterEncodingOverride) and parsed.get("encoding") != "utf-8":
+        return str(exception)
+    return None

@@ -13,13 +13,13 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 
 import polars as pl
 
 from prosora_pipelines.lib.catalog import Source, SourceKind
-from prosora_pipelines.lib.feed_parsing import FeedRejectedError, parse_feed
+from prosora_pipelines.lib.feed_parsing import FeedRejectedError, ParsedFeed, parse_feed
 from prosora_pipelines.lib.fetching import CacheValidators, Fetcher, FetchRequest, FetchResult
 from prosora_pipelines.lib.raw_entries import RawEntry
 from prosora_pipelines.lib.web_pages import (
@@ -46,6 +46,11 @@ class FetchRecord:
     flavour: str | None
     error_class: str | None
     error_message: str | None
+    parse_warning: str | None = None
+    encoding_problem: str | None = None
+    declares_entities: bool = False
+    repeated_entry_keys: int = 0
+    rejected_links: int = 0
 
     @property
     def succeeded(self) -> bool:
@@ -66,6 +71,11 @@ FETCH_RECORD_SCHEMA: dict[str, pl.DataType] = {
     "flavour": pl.String(),
     "error_class": pl.String(),
     "error_message": pl.String(),
+    "parse_warning": pl.String(),
+    "encoding_problem": pl.String(),
+    "declares_entities": pl.Boolean(),
+    "repeated_entry_keys": pl.Int64(),
+    "rejected_links": pl.Int64(),
 }
 
 
@@ -79,6 +89,7 @@ class IngestResult:
     entries: list[RawEntry]
     validators: dict[str, CacheValidators]
     warnings: list[str] = field(default_factory=list)
+    """At most one line per source: what went wrong with it short of failing."""
 
 
 def sources_due(
@@ -116,6 +127,7 @@ def _record(
     flavour: str | None = None,
     error: tuple[str, str] | None = None,
     extra_bytes: int = 0,
+    parsed: ParsedFeed | None = None,
 ) -> None:
     error_class, error_message = error or (result.error_class, result.error_message)
     record = FetchRecord(
@@ -133,6 +145,15 @@ def _record(
         error_class=error_class,
         error_message=error_message,
     )
+    if parsed is not None:
+        record = replace(
+            record,
+            parse_warning=parsed.warning[:500] if parsed.warning else None,
+            encoding_problem=parsed.encoding_problem,
+            declares_entities=parsed.declares_entities,
+            repeated_entry_keys=parsed.repeated_entry_keys,
+            rejected_links=parsed.rejected_links,
+        )
     context.records[source.id] = record
     if context.on_record is not None:
         context.on_record(record)
@@ -167,10 +188,14 @@ async def _handle_feed(context: _Context, source: Source, result: FetchResult) -
         message = f"parsing failed: {exc}"[:500]
         _record(context, source, result, error=(exc.__class__.__name__, message))
         return
-    context.warnings.extend(parsed.skipped)
+    problems = parsed.problems()
+    if problems:
+        context.warnings.append(f"{source.id}: " + "; ".join(problems))
     context.entries.extend(parsed.entries)
     context.validators[result.url] = result.validators
-    _record(context, source, result, items=len(parsed.entries), flavour=parsed.flavour)
+    _record(
+        context, source, result, items=len(parsed.entries), flavour=parsed.flavour, parsed=parsed
+    )
 
 
 async def _handle_web(context: _Context, source: Source, result: FetchResult) -> None:
@@ -210,7 +235,11 @@ async def _handle_web(context: _Context, source: Source, result: FetchResult) ->
         context.entries.append(entry)
         context.validators[page.url] = page.validators
         extracted += 1
-    context.warnings.extend(f"{source.id}: {failure}" for failure in failures)
+    if failures:
+        context.warnings.append(
+            f"{source.id}: {len(failures)} of {len(links)} article pages failed; "
+            f"first: {failures[0]}"
+        )
     if links and len(failures) == len(links):
         error = ("AllPagesFailed", f"all {len(links)} article pages failed; first: {failures[0]}")
         _record(context, source, result, flavour="web", error=error)

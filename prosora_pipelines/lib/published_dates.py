@@ -1,7 +1,8 @@
 """Published dates as UTC instants, with an explicit status instead of a silent "now".
 
-Feeds omit dates, misspell them, or put them years in the future. Ranking by recency
-later depends on knowing which dates are real, so every date carries a status.
+Feeds omit dates, misspell them, put them years in the future or decades in the past
+(``1900-01-01``, a zero timestamp). Ranking by recency and choosing the earliest copy of a
+story depend on knowing which dates are real, so every date carries a status.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import calendar
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 
 from dateutil import parser as date_parser
@@ -20,6 +21,7 @@ class DateStatus(StrEnum):
     MISSING = "missing"
     UNPARSABLE = "unparsable"
     FUTURE = "future"
+    IMPLAUSIBLE = "implausible"
 
 
 @dataclass(frozen=True)
@@ -69,3 +71,16 @@ def resolve_published(
     if at > fetched_at + allowed_skew:
         return PublishedDate(None, DateStatus.FUTURE, raw or at.isoformat())
     return PublishedDate(at, DateStatus.OK, raw)
+
+
+def plausible(
+    at: datetime | None, status: DateStatus, *, earliest: date
+) -> tuple[datetime | None, DateStatus]:
+    """An ``ok`` date before ``earliest`` becomes ``implausible`` and is dropped.
+
+    Applied when articles are built rather than when feeds are parsed, so raw entries keep
+    the date as published and a changed floor takes effect without fetching again.
+    """
+    if at is not None and status is DateStatus.OK and at.astimezone(UTC).date() < earliest:
+        return None, DateStatus.IMPLAUSIBLE
+    return at, status

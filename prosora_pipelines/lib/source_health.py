@@ -3,6 +3,11 @@
 Built from the fetch log (one record per source per run), so it shows a source that has
 been failing for a day as clearly as one that failed once. A 304 counts as a success: the
 source answered and had nothing new.
+
+What the last document read from a source had wrong without failing (an encoding problem,
+a DTD declaring entities, repeated entry keys, links that are not web pages, the parser's
+warning) is shown beside it; a 304 keeps showing the previous document's findings, since
+the document is unchanged.
 """
 
 from __future__ import annotations
@@ -29,6 +34,11 @@ HEALTH_SCHEMA: dict[str, pl.DataType] = {
     "last_items": pl.Int64(),
     "items_per_fetch": pl.Float64(),
     "last_elapsed_seconds": pl.Float64(),
+    "declares_entities": pl.Boolean(),
+    "encoding_problem": pl.String(),
+    "repeated_entry_keys": pl.Int64(),
+    "rejected_links": pl.Int64(),
+    "parse_warning": pl.String(),
 }
 
 
@@ -61,6 +71,9 @@ def summarize_health(fetch_log: pl.DataFrame | None, sources: Sequence[Source]) 
             "failures": 0,
             "not_modified": 0,
             "consecutive_failures": 0,
+            "declares_entities": False,
+            "repeated_entry_keys": 0,
+            "rejected_links": 0,
         }
         if log is not None:
             failed = log["error_class"].is_not_null().to_list()
@@ -84,8 +97,21 @@ def summarize_health(fetch_log: pl.DataFrame | None, sources: Sequence[Source]) 
                 items_per_fetch=float(fetched["items"].mean()) if fetched.height else None,  # type: ignore[arg-type]
                 last_elapsed_seconds=last["elapsed_seconds"],
             )
+            if fetched.height:
+                row.update(_document_findings(fetched.row(-1, named=True)))
         rows.append(row)
     return pl.DataFrame(rows, schema=HEALTH_SCHEMA)
+
+
+def _document_findings(record: dict[str, object]) -> dict[str, object]:
+    """The findings of one fetch record; records written before they existed have none."""
+    return {
+        "declares_entities": bool(record.get("declares_entities")),
+        "encoding_problem": record.get("encoding_problem"),
+        "repeated_entry_keys": record.get("repeated_entry_keys") or 0,
+        "rejected_links": record.get("rejected_links") or 0,
+        "parse_warning": record.get("parse_warning"),
+    }
 
 
 def last_attempts(fetch_log: pl.DataFrame | None) -> dict[str, object]:

@@ -220,3 +220,66 @@ def test_crash_after_storing_entries_reruns_without_duplicates_or_gaps(
     assert articles.filter(pl.col("duplicate_of").is_null()).height == len(
         load_sample_truth().articles
     )
+
+
+HOSTILE_FEED = b"""<?xml version="1.0"?>
+<!DOCTYPE rss [
+<!ENTITY lol "lol">
+<!ENTITY lol1 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+]>
+<rss version="2.0"><channel><title>Hostile</title><link>https://hostile.example/</link>
+<item><title>&lol1;</title><description>x</description><guid>laugh</guid></item>
+<item><title>Script link</title><link>javascript:alert(document.cookie)</link>
+<guid isPermaLink="false">script</guid>
+<description>A story whose only link would run a script in the reader's browser.</description>
+</item>
+<item><title>Dated 1900</title><link>https://hostile.example/1900</link><guid>old</guid>
+<pubDate>Mon, 01 Jan 1900 00:00:00 GMT</pubDate>
+<description>A story that claims to be more than a century old.</description></item>
+<item><title>Again</title><link>https://hostile.example/1900</link><guid>old</guid>
+<description>The same GUID once more.</description></item>
+</channel></rss>"""
+
+
+def test_hostile_feed_is_flagged_in_health_and_its_junk_never_becomes_articles(
+    server: FeedServer, tmp_path: Path, isolated_home: Path
+) -> None:
+    server.add("/hostile.xml", Route(HOSTILE_FEED))
+    catalog = {
+        "sources": [
+            {
+                "id": "hostile",
+                "name": "Hostile",
+                "url": server.url("/hostile.xml"),
+                "kind": "rss",
+                "tier": "standard",
+                "credibility": 0.7,
+                "domains": ["tech"],
+            }
+        ]
+    }
+    path = tmp_path / "hostile.yaml"
+    path.write_text(yaml.safe_dump(catalog))
+    result = dg.materialize(
+        ASSETS_AND_CHECKS[:4],
+        resources=_resources(path, isolated_home),
+        instance=dg.DagsterInstance.ephemeral(),
+    )
+    assert result.success
+    tables = TableStore(isolated_home)
+    health = tables.read_table("source_health")
+    assert health is not None
+    [row] = health.iter_rows(named=True)
+    assert row["declares_entities"] is True
+    assert (row["repeated_entry_keys"], row["rejected_links"]) == (1, 1)
+    assert _metadata(result, "source_health")["healthy"] == 0
+
+    articles = tables.read_table("articles")
+    assert articles is not None
+    assert sorted(articles["title"].to_list()) == ["Dated 1900", "Script link"]
+    assert articles["url"].str.starts_with("http").all()
+    dated = articles.filter(pl.col("title") == "Dated 1900").row(0, named=True)
+    assert (dated["published_at"], dated["date_status"]) == (None, "implausible")
+    metadata = _metadata(result, "articles")
+    assert metadata["dropped_entries"] == {"only unexpanded entity references": 1}
+    assert metadata["implausible_dates"] == 1

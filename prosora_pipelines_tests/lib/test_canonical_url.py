@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from prosora_pipelines.lib.canonical_url import absolute_url, canonicalize_url
+from prosora_pipelines.lib.canonical_url import absolute_url, canonicalize_url, is_article_url
 
 
 @pytest.mark.parametrize(
@@ -48,3 +48,27 @@ def test_non_http_urls_pass_through() -> None:
 )
 def test_absolute_url(link: str, base: str | None, expected: str) -> None:
     assert absolute_url(link, base) == expected
+
+
+@pytest.mark.parametrize(
+    ("url", "feed_url", "allowed"),
+    [
+        ("https://example.com/a", "https://example.com/feed", True),
+        ("HTTP://Example.com/a", "https://example.com/feed", True),
+        ("javascript:alert(document.cookie)", "https://example.com/feed", False),
+        ("  JavaScript:alert(1)", "https://example.com/feed", False),
+        ("java\tscript:alert(1)", "https://example.com/feed", False),
+        ("data:text/html;base64,PHNjcmlwdD4=", "https://example.com/feed", False),
+        ("mailto:editor@example.com", "https://example.com/feed", False),
+        ("urn:uuid:1234", "https://example.com/feed", False),
+        ("https:///no-host", "https://example.com/feed", False),
+        ("https://[::1/broken", "https://example.com/feed", False),
+        ("/relative/path", "https://example.com/feed", False),
+        ("file:///srv/feeds/post.html", "file:///srv/feeds/feed.xml", True),
+        ("file:///etc/passwd", "https://example.com/feed", False),
+    ],
+)
+def test_only_web_pages_and_local_files_of_local_feeds_are_article_urls(
+    url: str, feed_url: str, allowed: bool
+) -> None:
+    assert is_article_url(url, feed_url) is allowed

@@ -1,12 +1,35 @@
 """Why: each story must be one canonical article that knows who covered it; syndicated
-copies must be found, and different stories (even short, similar ones) must not merge."""
+copies must be found, and different stories (even short, similar ones) must not merge. The
+same entries must give the same tables whatever order they arrive in, or unchanged feeds
+would switch canonical copies (and re-encode their chunks) from run to run."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import dataclasses
+import itertools
+import random
+from datetime import UTC, date, datetime
 
-from prosora_pipelines.lib.articles import Article, content_hash, stable_id
+import polars as pl
+from polars.testing import assert_frame_equal
+
+from prosora_pipelines.lib.article_embedding import article_chunks
+from prosora_pipelines.lib.articles import (
+    Article,
+    articles_frame,
+    build_articles,
+    content_hash,
+    stable_id,
+)
+from prosora_pipelines.lib.catalog import load_catalog
 from prosora_pipelines.lib.dedup import deduplicate, jaccard, shingles
+from prosora_pipelines.lib.embedding import Embedder
+from prosora_pipelines.lib.published_dates import DateStatus
+from prosora_pipelines.lib.raw_entries import RawEntry
+from prosora_pipelines.settings import SAMPLE_CATALOG
+from prosora_pipelines_tests.support.sample_ingest import ingest_sample
+
+EARLIEST_PUBLISHED = date(1990, 1, 1)
 
 STORY = (
     "Regulators in Brussels published guidance on Tuesday explaining how the AI Act applies "
@@ -32,6 +55,7 @@ def _article(
     credibility: float = 0.8,
     tier: str = "standard",
     url: str | None = None,
+    published_at: datetime | None = datetime(2026, 11, 1, tzinfo=UTC),
 ) -> Article:
     url = url or f"https://{source}.example/{article_id}"
     return Article(
@@ -40,13 +64,14 @@ def _article(
         url=url,
         canonical_url=url,
         guid=None,
+        entry_key=f"link:{url}",
         title=title,
         title_derived=False,
         summary=text[:100],
         text=text,
         author=None,
-        published_at=datetime(2026, 11, 1, tzinfo=UTC),
-        date_status="ok",  # type: ignore[arg-type]
+        published_at=published_at,
+        date_status=DateStatus.OK if published_at else DateStatus.MISSING,
         fetched_at=datetime(2026, 11, 2, tzinfo=UTC),
         tier=tier,
         credibility=credibility,
@@ -124,3 +149,95 @@ def test_shingles_and_jaccard() -> None:
     assert jaccard(shingles(STORY), shingles(STORY)) == 1.0
     assert jaccard(set(), shingles(STORY)) == 0.0
     assert shingles("one two") == {"one two"}
+
+
+def test_equal_copies_of_one_url_choose_the_same_canonical_in_every_order() -> None:
+    """A feed's RSS and Atom versions: same credibility, tier and date, so only the source
+    id (then the entry key) can decide, never the order the copies arrive in."""
+    url = "https://ledger.example/story"
+    copies = [
+        _article("a", "ledger-rss", STORY, url=url),
+        _article("a", "ledger-atom", STORY, url=url),
+        dataclasses.replace(
+            _article("a", "ledger-atom", STORY, url=url), entry_key="guid:the-same-page-again"
+        ),
+    ]
+    kept_copies = []
+    for order in itertools.permutations(copies):
+        [kept], report = deduplicate(list(order), threshold=0.7)
+        assert report.exact_url_duplicates == 2
+        kept_copies.append(kept)
+    assert {(kept.source_id, kept.entry_key) for kept in kept_copies} == {
+        ("ledger-atom", "guid:the-same-page-again")
+    }
+    assert all(kept == kept_copies[0] for kept in kept_copies)
+    assert kept_copies[0].also_published_by == ("ledger-rss",)
+
+
+def test_implausibly_early_copy_never_wins_the_tie() -> None:
+    """A copy dated 1900 is not the earliest publication: it counts as undated."""
+
+    def entry(source_id: str, published: datetime) -> RawEntry:
+        return RawEntry(
+            source_id=source_id,
+            entry_key=f"guid:{source_id}",
+            link="https://ledger.example/story",
+            guid=source_id,
+            title="AI Act guidance for credit scoring",
+            summary_html=STORY,
+            content_html="",
+            author=None,
+            published_at=published,
+            date_status=DateStatus.OK,
+            date_raw=published.isoformat(),
+            fetched_at=datetime(2026, 11, 2, tzinfo=UTC),
+            origin="rss20",
+        )
+
+    catalog = load_catalog(SAMPLE_CATALOG)
+    template = catalog.sources[0]
+    sources = {
+        name: template.model_copy(update={"id": name, "credibility": 0.8})
+        for name in ("zeta-wire", "alpha-wire")
+    }
+    built = build_articles(
+        [
+            entry("zeta-wire", datetime(1900, 1, 1, tzinfo=UTC)),
+            entry("alpha-wire", datetime(2026, 11, 1, tzinfo=UTC)),
+        ],
+        sources,
+        earliest_published=EARLIEST_PUBLISHED,
+    )
+    dated = {a.source_id: (a.published_at, a.date_status) for a in built.articles}
+    assert dated["zeta-wire"] == (None, DateStatus.IMPLAUSIBLE)
+    [kept], _ = deduplicate(built.articles, threshold=0.7)
+    assert kept.source_id == "alpha-wire"
+    assert kept.also_published_by == ("zeta-wire",)
+
+
+def test_shuffled_entries_give_identical_articles_and_chunks(embedder: Embedder) -> None:
+    """The sample corpus, with each feed also served under a second source id of the same
+    credibility and tier (as a publisher's RSS and Atom versions are), in several orders."""
+    catalog = load_catalog(SAMPLE_CATALOG)
+    sources = {s.id: s for s in catalog.sources}
+    twins = {f"{s.id}-atom": s.model_copy(update={"id": f"{s.id}-atom"}) for s in catalog.sources}
+    entries = ingest_sample().entries
+    entries += [dataclasses.replace(e, source_id=f"{e.source_id}-atom") for e in entries]
+
+    def tables(order: list[RawEntry]) -> tuple[pl.DataFrame, pl.DataFrame]:
+        built = build_articles(order, {**sources, **twins}, earliest_published=EARLIEST_PUBLISHED)
+        articles = articles_frame(deduplicate(built.articles, threshold=0.7)[0])
+        chunks = pl.DataFrame(
+            article_chunks(articles.filter(pl.col("duplicate_of").is_null()), embedder)
+        )
+        return articles, chunks
+
+    expected_articles, expected_chunks = tables(entries)
+    collapsed = expected_articles["also_published_by"].explode().drop_nulls()
+    assert collapsed.str.ends_with("-atom").sum() >= len(catalog.sources) // 2
+    for seed in range(3):
+        shuffled = entries.copy()
+        random.Random(seed).shuffle(shuffled)
+        articles, chunks = tables(shuffled)
+        assert_frame_equal(articles, expected_articles)
+        assert_frame_equal(chunks, expected_chunks)

@@ -4,12 +4,12 @@ crash the parser. Uses the team's shared snapshots in ../shared/feeds."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from prosora_pipelines.lib.articles import article_from_entry
+from prosora_pipelines.lib.articles import BuiltArticles, build_articles
 from prosora_pipelines.lib.catalog import Source
 from prosora_pipelines.lib.feed_parsing import FeedRejectedError, ParsedFeed, parse_feed
 from prosora_pipelines.lib.published_dates import DateStatus
@@ -17,6 +17,7 @@ from prosora_pipelines_tests.support.shared_data import require_shared, shared_d
 
 FETCHED = datetime(2026, 11, 22, tzinfo=UTC)
 FEED_URL = "https://feeds.example.org/feed.xml"
+EARLIEST_PUBLISHED = date(1990, 1, 1)
 SOURCE = Source(
     id="corpus",
     name="Corpus",
@@ -34,6 +35,12 @@ def _files(folder: str) -> list[str]:
     return names or ["<absent>"]
 
 
+def _articles(parsed: ParsedFeed) -> BuiltArticles:
+    return build_articles(
+        parsed.entries, {SOURCE.id: SOURCE}, earliest_published=EARLIEST_PUBLISHED
+    )
+
+
 def _parse(path: Path) -> ParsedFeed:
     return parse_feed(
         path.read_bytes(),
@@ -49,10 +56,9 @@ def test_real_feed_becomes_articles_with_titles_and_links(name: str) -> None:
     folder = require_shared("feeds/real")
     parsed = _parse(folder / name)
     assert parsed.entries, f"{name}: no entries"
-    articles = [article_from_entry(entry, SOURCE) for entry in parsed.entries]
-    kept = [a for a in articles if a is not None]
-    assert len(kept) == len(parsed.entries), f"{name}: entries without title or text"
-    for article in kept:
+    built = _articles(parsed)
+    assert not built.dropped, f"{name}: entries dropped: {built.dropped}"
+    for article in built.articles:
         assert article.title.strip(), f"{name}: empty title for {article.url}"
         assert article.url.startswith(("http://", "https://")), f"{name}: bad link {article.url}"
         assert article.date_status is not DateStatus.FUTURE, f"{name}: {article.url}"
@@ -67,7 +73,7 @@ def test_tricky_feed_is_read_or_rejected_with_a_reason(name: str) -> None:
         assert str(rejection).strip(), f"{name}: rejected without a reason"
         return
     assert parsed.entries, f"{name}: accepted with no entries"
-    articles = [a for a in (article_from_entry(e, SOURCE) for e in parsed.entries) if a]
+    articles = _articles(parsed).articles
     assert articles, f"{name}: no usable articles"
     for article in articles:
         assert article.title.strip()

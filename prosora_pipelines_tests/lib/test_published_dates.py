@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
-from prosora_pipelines.lib.published_dates import DateStatus, resolve_published
+from prosora_pipelines.lib.published_dates import DateStatus, plausible, resolve_published
 
 FETCHED = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 SKEW = timedelta(hours=2)
@@ -43,3 +43,14 @@ def test_future_beyond_skew_flagged_within_skew_kept() -> None:
     assert (far.at, far.status) == (None, DateStatus.FUTURE)
     near = resolve_published("2026-11-20T13:00:00Z", None, fetched_at=FETCHED, allowed_skew=SKEW)
     assert near.status is DateStatus.OK
+
+
+def test_dates_before_the_floor_are_implausible_and_dropped() -> None:
+    floor = date(1990, 1, 1)
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    assert plausible(epoch, DateStatus.OK, earliest=floor) == (None, DateStatus.IMPLAUSIBLE)
+    old = datetime(1900, 1, 1, tzinfo=UTC)
+    assert plausible(old, DateStatus.OK, earliest=floor) == (None, DateStatus.IMPLAUSIBLE)
+    recent = datetime(1990, 1, 1, 0, 30, tzinfo=UTC)
+    assert plausible(recent, DateStatus.OK, earliest=floor) == (recent, DateStatus.OK)
+    assert plausible(None, DateStatus.MISSING, earliest=floor) == (None, DateStatus.MISSING)

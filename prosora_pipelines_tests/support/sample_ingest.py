@@ -10,7 +10,7 @@ from prosora_pipelines.lib.catalog import load_catalog
 from prosora_pipelines.lib.dedup import DedupReport, deduplicate
 from prosora_pipelines.lib.fetching import Fetcher, FetchPolicy
 from prosora_pipelines.lib.ingestion import IngestResult, ingest_sources
-from prosora_pipelines.settings import SAMPLE_CATALOG
+from prosora_pipelines.settings import SAMPLE_CATALOG, get_settings
 
 SAMPLE_FETCHED_AT = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 
@@ -32,5 +32,9 @@ def ingest_sample() -> IngestResult:
 def sample_articles() -> tuple[list[Article], DedupReport]:
     catalog = load_catalog(SAMPLE_CATALOG)
     result = ingest_sample()
-    built = build_articles(result.entries, {s.id: s for s in catalog.sources})
-    return deduplicate(built, threshold=0.7)
+    built = build_articles(
+        result.entries,
+        {s.id: s for s in catalog.sources},
+        earliest_published=get_settings().earliest_plausible_date,
+    )
+    return deduplicate(built.articles, threshold=0.7)

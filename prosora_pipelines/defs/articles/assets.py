@@ -40,8 +40,13 @@ def articles(context: dg.AssetExecutionContext, storage: ProsoraStorage) -> dg.M
     if stored is None:
         raise dg.Failure("raw_entries has not been materialized yet")
     started = time.perf_counter()
-    built = build_articles(raw_entries_from_frame(stored), {s.id: s for s in catalog.sources})
-    deduplicated, report = deduplicate(built, get_settings().near_duplicate_threshold)
+    settings = get_settings()
+    built = build_articles(
+        raw_entries_from_frame(stored),
+        {s.id: s for s in catalog.sources},
+        earliest_published=settings.earliest_plausible_date,
+    )
+    deduplicated, report = deduplicate(built.articles, settings.near_duplicate_threshold)
     frame = articles_frame(deduplicated)
     elapsed = time.perf_counter() - started
     with tables.lock(ARTICLES_TABLE):
@@ -53,6 +58,12 @@ def articles(context: dg.AssetExecutionContext, storage: ProsoraStorage) -> dg.M
         f"{frame.height} articles ({report.stories} stories) from {stored.height} raw entries; "
         f"{len(new_ids)} new"
     )
+    dropped = {reason.value: count for reason, count in sorted(built.dropped.items())}
+    if dropped or built.rejected_links:
+        context.log.info(
+            f"entries dropped: {dropped or 'none'}; "
+            f"links that are not web pages ignored: {built.rejected_links}"
+        )
     canonical = frame.filter(pl.col("duplicate_of").is_null())
     return dg.MaterializeResult(
         metadata={
@@ -64,7 +75,10 @@ def articles(context: dg.AssetExecutionContext, storage: ProsoraStorage) -> dg.M
             "exact_content_duplicates": report.exact_content_duplicates,
             "near_duplicates": report.near_duplicates,
             "duplicate_rate": round(report.duplicate_rate, 4),
+            "dropped_entries": dropped,
+            "rejected_links": built.rejected_links,
             "undated": frame.filter(pl.col("published_at").is_null()).height,
+            "implausible_dates": frame.filter(pl.col("date_status") == "implausible").height,
             "stories_covered_by_several_sources": canonical.filter(
                 pl.col("coverage_sources").list.len() > 1
             ).height,

@@ -220,12 +220,23 @@ def source_health(
             f"{row['source_id']}: {row['consecutive_failures']} consecutive failures; "
             f"last error {row['last_error']}"
         )
+    for row in health.filter(pl.col("declares_entities")).iter_rows(named=True):
+        context.log.warning(
+            f"{row['source_id']}: its feed declares XML entities in a DTD (entities are never "
+            "expanded; entries made only of them are dropped)"
+        )
     return dg.MaterializeResult(
         metadata={
             "sources": health.height,
-            "healthy": health.height - failing.height,
+            "healthy": health.filter(
+                (pl.col("consecutive_failures") == 0) & ~pl.col("declares_entities")
+            ).height,
             "failing": failing.height,
             "never_fetched": health.filter(pl.col("fetches") == 0).height,
+            "declaring_entities": health.filter(pl.col("declares_entities")).height,
+            "with_encoding_problems": health.filter(
+                pl.col("encoding_problem").is_not_null()
+            ).height,
             "health": markdown_preview(
                 health.sort("consecutive_failures", "source_id", descending=[True, False]),
                 [
@@ -235,6 +246,10 @@ def source_health(
                     "consecutive_failures",
                     "items_per_fetch",
                     "last_error",
+                    "declares_entities",
+                    "encoding_problem",
+                    "repeated_entry_keys",
+                    "rejected_links",
                 ],
                 rows=100,
             ),
