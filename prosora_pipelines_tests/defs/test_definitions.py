@@ -150,6 +150,23 @@ def test_every_asset_and_check_is_described(definitions: dg.Definitions) -> None
     assert undescribed_checks == []
 
 
+STORAGE_KINDS = {"parquet", "lancedb", "json"}
+
+
+def test_every_asset_names_its_owner_code_version_and_storage(
+    definitions: dg.Definitions,
+) -> None:
+    described = {
+        spec.key.to_user_string(): (
+            bool(spec.owners),
+            spec.code_version is not None,
+            bool(set(spec.kinds) & STORAGE_KINDS),
+        )
+        for spec in definitions.resolve_all_asset_specs()
+    }
+    assert described == dict.fromkeys(EXPECTED_GRAPH, (True, True, True))
+
+
 def test_loading_definitions_does_not_import_ml_libraries(tmp_path: Path) -> None:
     script = (
         "import json, sys\n"
