@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import pytest
@@ -54,12 +55,12 @@ def test_materializing_raw_entries_alone_brings_its_downstream_up_to_date(
     selection = definitions.resolve_sensor_def("automation_sensor").asset_selection
     everything = definitions.resolve_implicit_global_asset_job_def()
 
-    def tick(cursor: object = None) -> dg.EvaluateAutomationConditionsResult:
+    def tick(cursor: Any = None) -> dg.EvaluateAutomationConditionsResult:
         return dg.evaluate_automation_conditions(
             defs=definitions,
             instance=instance,
             asset_selection=selection,
-            cursor=cursor,  # type: ignore[arg-type]
+            cursor=cursor,
         )
 
     def requested(result: dg.EvaluateAutomationConditionsResult) -> set[str]:
