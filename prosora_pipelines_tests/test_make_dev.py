@@ -31,7 +31,7 @@ MAKE = [
     "dev",
     f"VENV={sys.prefix}",
 ]
-WARNING = re.compile(r"\bWARNING\b|Warning:|warnings\.warn")
+WARNING = re.compile(r'\bWARNING\b|Warning:|warnings\.warn|"level": "warning"')
 
 
 def _free_port() -> int:
