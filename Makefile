@@ -53,6 +53,17 @@ for assignment in wanted:
 endef
 export DEV_PORTS_FREE
 
+# Whether the API answers its liveness route: Dagster starts only once it does, so an API
+# that cannot start ends `make dev` with its own error instead of scrolling away.
+define API_ANSWERS
+import sys, urllib.request
+try:
+    urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/health", timeout=1)
+except OSError:
+    sys.exit(1)
+endef
+export API_ANSWERS
+
 # dg dev runs from DAGSTER_HOME: Dagster warns about any dagster.yaml in the working folder
 # other than DAGSTER_HOME's own, and the repo's is the template copied there. Paths are made
 # absolute first, so the API (started here) and the code server read the same files.
@@ -65,6 +76,11 @@ dev: install $(DAGSTER_HOME)/dagster.yaml ## Dagster UI on 127.0.0.1:DAGSTER_POR
 	echo "API token for me@prosora.local: $$($(VENV)/bin/prosora token create --user me@prosora.local)"; \
 	$(VENV)/bin/prosora serve --host 127.0.0.1 --port $(API_PORT) & api=$$!; \
 	trap 'kill $$api 2>/dev/null' EXIT INT TERM; \
+	waited=0; until $(PY) -c "$$API_ANSWERS" $(API_PORT); do \
+		kill -0 $$api 2>/dev/null || { echo "make dev: the API did not start (its output is above); Dagster was not started" >&2; exit 1; }; \
+		[ $$waited -lt 120 ] || { echo "make dev: the API did not answer on port $(API_PORT) within a minute; stopping" >&2; exit 1; }; \
+		sleep 0.5; waited=$$((waited + 1)); \
+	done; \
 	cd $(abspath $(DAGSTER_HOME)) && $(abspath $(VENV))/bin/dg dev -w $(CURDIR)/workspace.yaml \
 		-h 127.0.0.1 -p $(DAGSTER_PORT)
 

@@ -131,3 +131,13 @@ def test_make_dev_serves_both_on_the_chosen_ports_without_warnings(tmp_path: Pat
     assert [line for line in output.splitlines() if WARNING.search(line)] == []
     assert "Launching Dagster services" in output
     assert not _answers(f"http://127.0.0.1:{api_port}/health")
+
+
+def test_an_api_that_cannot_start_stops_make_dev_before_dagster(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PROSORA_JWT_SECRET", "too-short")
+    result = _make_dev(f"DAGSTER_PORT={_free_port()}", f"API_PORT={_free_port()}", timeout=180)
+    assert result.returncode != 0
+    assert "make dev: the API did not start (its output is above)" in result.stderr
+    assert "Launching Dagster services" not in result.stdout + result.stderr
