@@ -31,14 +31,58 @@ test: install ## run every test
 	$(PY) -m pytest
 
 DEV_JWT_SECRET_FILE := $(PROSORA_HOME)/dev-jwt-secret
+DAGSTER_PORT ?= 3000
+API_PORT ?= 8000
 
-dev: install $(DAGSTER_HOME)/dagster.yaml ## Dagster UI on http://127.0.0.1:3000 and the API on http://127.0.0.1:8000
-	@test -s $(DEV_JWT_SECRET_FILE) || $(PY) -c "import secrets; print(secrets.token_urlsafe(48))" > $(DEV_JWT_SECRET_FILE)
-	@export PROSORA_JWT_SECRET="$${PROSORA_JWT_SECRET:-$$(cat $(DEV_JWT_SECRET_FILE))}"; \
+# Binds every port `make dev` needs before anything starts, so a taken port stops it with
+# one clear line instead of a traceback in the middle of the servers' logs.
+define DEV_PORTS_FREE
+import socket, sys
+host, wanted, held = sys.argv[1], sys.argv[2:], []
+for assignment in wanted:
+    variable, port = assignment.split("=")
+    probe = socket.socket()
+    probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        probe.bind((host, int(port)))
+        probe.listen()
+    except OSError as error:
+        sys.exit(f"make dev: port {port} on {host} ({variable}) is taken: {error.strerror}. "
+                 f"Stop what listens there, or pick another: make dev {variable}=<free port>")
+    held.append(probe)
+endef
+export DEV_PORTS_FREE
+
+# Whether the API answers its liveness route: Dagster starts only once it does, so an API
+# that cannot start ends `make dev` with its own error instead of scrolling away.
+define API_ANSWERS
+import sys, urllib.request
+try:
+    urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/health", timeout=1)
+except OSError:
+    sys.exit(1)
+endef
+export API_ANSWERS
+
+# dg dev runs from DAGSTER_HOME: Dagster warns about any dagster.yaml in the working folder
+# other than DAGSTER_HOME's own, and the repo's is the template copied there. Paths are made
+# absolute first, so the API (started here) and the code server read the same files.
+dev: install $(DAGSTER_HOME)/dagster.yaml ## Dagster UI on 127.0.0.1:DAGSTER_PORT and the API on 127.0.0.1:API_PORT
+	@$(PY) -c "$$DEV_PORTS_FREE" 127.0.0.1 DAGSTER_PORT=$(DAGSTER_PORT) API_PORT=$(API_PORT)
+	@mkdir -p $(PROSORA_HOME) && test -s $(DEV_JWT_SECRET_FILE) || $(PY) -c "import secrets; print(secrets.token_urlsafe(48))" > $(DEV_JWT_SECRET_FILE)
+	@export PROSORA_JWT_SECRET="$${PROSORA_JWT_SECRET:-$$(cat $(DEV_JWT_SECRET_FILE))}" \
+		PROSORA_HOME=$(abspath $(PROSORA_HOME)) DAGSTER_HOME=$(abspath $(DAGSTER_HOME)) \
+		$(if $(PROSORA_CATALOG),PROSORA_CATALOG=$(abspath $(PROSORA_CATALOG))); \
 	echo "API token for me@prosora.local: $$($(VENV)/bin/prosora token create --user me@prosora.local)"; \
-	$(VENV)/bin/prosora serve --port 8000 & api=$$!; \
+	$(VENV)/bin/prosora serve --host 127.0.0.1 --port $(API_PORT) & api=$$!; \
 	trap 'kill $$api 2>/dev/null' EXIT INT TERM; \
-	$(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+	waited=0; until $(PY) -c "$$API_ANSWERS" $(API_PORT); do \
+		kill -0 $$api 2>/dev/null || { echo "make dev: the API did not start (its output is above); Dagster was not started" >&2; exit 1; }; \
+		[ $$waited -lt 120 ] || { echo "make dev: the API did not answer on port $(API_PORT) within a minute; stopping" >&2; exit 1; }; \
+		sleep 0.5; waited=$$((waited + 1)); \
+	done; \
+	cd $(abspath $(DAGSTER_HOME)) && $(abspath $(VENV))/bin/dg dev -w $(CURDIR)/workspace.yaml \
+		-h 127.0.0.1 -p $(DAGSTER_PORT)
 
 lint: install ## ruff and mypy
 	$(VENV)/bin/ruff check .

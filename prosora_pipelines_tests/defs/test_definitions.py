@@ -150,6 +150,23 @@ def test_every_asset_and_check_is_described(definitions: dg.Definitions) -> None
     assert undescribed_checks == []
 
 
+STORAGE_KINDS = {"parquet", "lancedb", "json"}
+
+
+def test_every_asset_names_its_owner_code_version_and_storage(
+    definitions: dg.Definitions,
+) -> None:
+    described = {
+        spec.key.to_user_string(): (
+            bool(spec.owners),
+            spec.code_version is not None,
+            bool(set(spec.kinds) & STORAGE_KINDS),
+        )
+        for spec in definitions.resolve_all_asset_specs()
+    }
+    assert described == dict.fromkeys(EXPECTED_GRAPH, (True, True, True))
+
+
 def test_loading_definitions_does_not_import_ml_libraries(tmp_path: Path) -> None:
     script = (
         "import json, sys\n"
@@ -286,3 +303,47 @@ def test_embedding_runs_in_the_gpu_pool_limited_to_one(definitions: dg.Definitio
     assert getattr(node, "pool", None) == "gpu"
     config = yaml.safe_load((REPO_ROOT / "dagster.yaml").read_text())
     assert config["concurrency"]["pools"]["default_limit"] == 1
+
+
+def test_every_job_of_the_code_location_runs_in_process(definitions: dg.Definitions) -> None:
+    jobs = [
+        definitions.resolve_implicit_global_asset_job_def(),
+        *definitions.resolve_all_job_defs(),
+    ]
+    assert {job.name: job.executor_def.name for job in jobs} == dict.fromkeys(
+        (job.name for job in jobs), dg.in_process_executor.name
+    )
+
+
+def test_an_asset_launched_from_the_command_line_runs_in_process() -> None:
+    """``dg launch`` (and the UI) build a run of the implicit asset job, not of ``ingest``."""
+    dagster_home = Path(os.environ["DAGSTER_HOME"])
+    (dagster_home / "dagster.yaml").write_text(
+        (REPO_ROOT / "dagster.yaml").read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    env = os.environ.copy()
+    env["VIRTUAL_ENV"] = sys.prefix
+    env["PATH"] = os.pathsep.join([str(SCRIPTS_DIR), env.get("PATH", "")])
+    result = subprocess.run(
+        [str(SCRIPTS_DIR / "dg"), "launch", "--assets", "source_catalog"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+    with dg.DagsterInstance.get() as instance:
+        (run,) = instance.get_runs()
+        engine_events = [
+            record.event_log_entry.dagster_event.message or ""
+            for record in instance.get_records_for_run(
+                run.run_id, of_type=dg.DagsterEventType.ENGINE_EVENT
+            ).records
+            if record.event_log_entry.dagster_event is not None
+        ]
+    assert run.job_name == "__ASSET_JOB"
+    assert any(message.startswith("Executing steps in process") for message in engine_events), (
+        engine_events
+    )

@@ -5,6 +5,7 @@ nothing and changes nothing."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from prosora_pipelines.cli import app
 from prosora_pipelines.definitions import defs
 from prosora_pipelines.lib.embedding import Embedder
 from prosora_pipelines.lib.search import search_articles
+from prosora_pipelines.lib.table_store import TableStore
 from prosora_pipelines.lib.vector_store import open_current_table
 
 pytestmark = pytest.mark.integration
@@ -48,6 +50,27 @@ def test_ingest_job_on_the_sample_end_to_end(isolated_home: Path, embedder: Embe
     assert set(materialized) == {
         key.to_user_string() for key in defs().resolve_asset_graph().get_all_asset_keys()
     }
+    table_assets = {
+        spec.key.to_user_string()
+        for spec in defs().resolve_all_asset_specs()
+        if set(spec.kinds) & {"parquet", "lancedb"}
+    }
+    assert table_assets == set(materialized) - {"source_catalog"}
+    for name in table_assets:
+        assert materialized[name]["dagster/row_count"] >= 1, name
+        assert materialized[name]["dagster/column_schema"].columns, name
+    articles = TableStore(isolated_home).read_table("articles")
+    assert articles is not None
+    assert materialized["articles"]["dagster/row_count"] == articles.height
+    assert [c.name for c in materialized["articles"]["dagster/column_schema"].columns] == (
+        articles.columns
+    )
+    assert (
+        materialized["article_index"]["dagster/row_count"]
+        == materialized["article_index"]["chunks"]
+    )
+    texts = [value for m in materialized.values() for value in m.values() if isinstance(value, str)]
+    assert [text for text in texts if re.search(r"\|\s*null\s*\|", text)] == []
     index = materialized["article_index"]
     assert index["articles"] == 121 and index["encoded"] == index["chunks"] > 121
     assert index["model"] == "all-MiniLM-L6-v2" and index["dimension"] == 384

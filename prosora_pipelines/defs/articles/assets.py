@@ -5,7 +5,7 @@ import time
 import dagster as dg
 import polars as pl
 
-from prosora_pipelines.defs.metadata_tables import markdown_preview
+from prosora_pipelines.defs.metadata_tables import OWNERS, markdown_preview, table_metadata
 from prosora_pipelines.defs.sources.assets import (
     RAW_ENTRIES_TABLE,
     raw_entries,
@@ -24,7 +24,9 @@ ARTICLES_TABLE = "articles"
 @dg.asset(
     group_name="articles",
     deps=[raw_entries, source_catalog],
-    kinds={"parquet"},
+    kinds={"polars", "parquet"},
+    owners=OWNERS,
+    code_version="1",
     automation_condition=dg.AutomationCondition.eager(),
 )
 def articles(context: dg.AssetExecutionContext, storage: ProsoraStorage) -> dg.MaterializeResult:  # type: ignore[type-arg]
@@ -52,7 +54,7 @@ def articles(context: dg.AssetExecutionContext, storage: ProsoraStorage) -> dg.M
     with tables.lock(ARTICLES_TABLE):
         previous = tables.read_table(ARTICLES_TABLE)
         previous_ids = set(previous["id"].to_list()) if previous is not None else set()
-        tables.write_table(ARTICLES_TABLE, frame)
+        path = tables.write_table(ARTICLES_TABLE, frame)
     new_ids = set(frame["id"].to_list()) - previous_ids
     context.log.info(
         f"{frame.height} articles ({report.stories} stories) from {stored.height} raw entries; "
@@ -67,6 +69,7 @@ def articles(context: dg.AssetExecutionContext, storage: ProsoraStorage) -> dg.M
     canonical = frame.filter(pl.col("duplicate_of").is_null())
     return dg.MaterializeResult(
         metadata={
+            **table_metadata(frame, path),
             "articles": frame.height,
             "stories": report.stories,
             "new_articles": len(new_ids),

@@ -5,6 +5,7 @@ import polars as pl
 
 from prosora_pipelines.defs.articles.assets import ARTICLES_TABLE, articles
 from prosora_pipelines.defs.embeddings.resources import EmbeddingModelResource, article_index_at
+from prosora_pipelines.defs.metadata_tables import OWNERS, arrow_table_metadata
 from prosora_pipelines.defs.storage import ProsoraStorage
 from prosora_pipelines.lib.article_embedding import index_articles
 from prosora_pipelines.lib.vector_store import write_manifest
@@ -14,6 +15,8 @@ from prosora_pipelines.lib.vector_store import write_manifest
     group_name="embeddings",
     deps=[articles],
     kinds={"lancedb", "pytorch"},
+    owners=OWNERS,
+    code_version="1",
     pool="gpu",
     automation_condition=dg.AutomationCondition.eager(),
 )
@@ -42,23 +45,26 @@ def article_index(
     def progress(done: int, total: int) -> None:
         context.log.info(f"encoded {done}/{total} chunks")
 
+    index = article_index_at(storage.home)
     report = index_articles(
         canonical,
         embedder,
-        article_index_at(storage.home),
+        index,
         batch_size=embedding_model.batch_size,
         on_progress=progress,
     )
     write_manifest(storage.tables, report.manifest)
+    table = index.open(report.manifest.table)
     rate = report.encoded / report.encode_seconds if report.encode_seconds else None
     return dg.MaterializeResult(
         metadata={
+            **arrow_table_metadata(table.schema, table.count_rows(), index.uri),
             "articles": report.articles,
             "chunks": report.chunks,
             "encoded": report.encoded,
             "deleted": report.deleted,
             "encode_seconds": round(report.encode_seconds, 2),
-            "chunks_per_second": round(rate, 1) if rate else None,
+            **({"chunks_per_second": round(rate, 1)} if rate else {}),
             "write_seconds": round(report.write_seconds, 2),
             "table": report.manifest.table,
             "model": embedder.info.model_id,

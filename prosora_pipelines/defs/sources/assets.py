@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 import polars as pl
 
-from prosora_pipelines.defs.metadata_tables import markdown_preview
+from prosora_pipelines.defs.metadata_tables import OWNERS, markdown_preview, table_metadata
 from prosora_pipelines.defs.sources.resources import FeedFetcherResource, SourceCatalogResource
 from prosora_pipelines.defs.storage import ProsoraStorage
 from prosora_pipelines.lib.catalog import Catalog, catalog_fingerprint
@@ -39,7 +39,7 @@ def read_catalog_snapshot(tables: TableStore) -> Catalog:
     return Catalog.model_validate(snapshot["catalog"])
 
 
-@dg.asset(group_name="sources", kinds={"yaml"})
+@dg.asset(group_name="sources", kinds={"yaml", "json"}, owners=OWNERS, code_version="1")
 def source_catalog(
     context: dg.AssetExecutionContext, catalog: SourceCatalogResource, storage: ProsoraStorage
 ) -> dg.MaterializeResult:  # type: ignore[type-arg]
@@ -50,7 +50,7 @@ def source_catalog(
     """
     loaded = catalog.load()
     fingerprint = catalog_fingerprint(loaded)
-    storage.tables.write_document(
+    snapshot_path = storage.tables.write_document(
         CATALOG_DOCUMENT,
         {
             "path": catalog.path,
@@ -83,6 +83,7 @@ def source_catalog(
             "megatrends": [m.name for m in loaded.megatrends],
             "catalog_path": catalog.path,
             "fingerprint": fingerprint,
+            "snapshot_path": dg.MetadataValue.path(str(snapshot_path)),
             "preview": markdown_preview(frame, frame.columns, rows=50),
         },
         data_version=dg.DataVersion(fingerprint),
@@ -98,7 +99,13 @@ class RawEntriesConfig(dg.Config):
     """Fetch just these source ids (still subject to ``force`` and refresh intervals)."""
 
 
-@dg.asset(group_name="sources", deps=[source_catalog], kinds={"python"})
+@dg.asset(
+    group_name="sources",
+    deps=[source_catalog],
+    kinds={"python", "parquet"},
+    owners=OWNERS,
+    code_version="1",
+)
 def raw_entries(
     context: dg.AssetExecutionContext,
     config: RawEntriesConfig,
@@ -161,7 +168,7 @@ def raw_entries(
         merged, added = upsert_raw_entries(
             tables.read_table(RAW_ENTRIES_TABLE), raw_entries_frame(result.entries)
         )
-        tables.write_table(RAW_ENTRIES_TABLE, merged)
+        raw_entries_path = tables.write_table(RAW_ENTRIES_TABLE, merged)
     records = fetch_records_frame(result.records)
     tables.write_log_part(FETCH_LOG, f"{now:%Y%m%dT%H%M%S}-{context.run.run_id}", records)
     tables.prune_log(FETCH_LOG, timedelta(days=get_settings().fetch_log_retention_days))
@@ -177,6 +184,7 @@ def raw_entries(
     failed = [r for r in result.records if not r.succeeded]
     return dg.MaterializeResult(
         metadata={
+            **table_metadata(merged, raw_entries_path),
             "sources_due": len(due),
             "fetched": sum(1 for r in result.records if r.succeeded and not r.not_modified),
             "not_modified": sum(1 for r in result.records if r.not_modified),
@@ -199,7 +207,9 @@ def raw_entries(
 @dg.asset(
     group_name="sources",
     deps=[raw_entries],
-    kinds={"python"},
+    kinds={"python", "parquet"},
+    owners=OWNERS,
+    code_version="1",
     automation_condition=dg.AutomationCondition.eager(),
 )
 def source_health(
@@ -213,7 +223,7 @@ def source_health(
     tables = storage.tables
     catalog = read_catalog_snapshot(tables)
     health = summarize_health(tables.read_log(FETCH_LOG), catalog.sources)
-    tables.write_table(SOURCE_HEALTH_TABLE, health)
+    health_path = tables.write_table(SOURCE_HEALTH_TABLE, health)
     failing = health.filter(pl.col("consecutive_failures") > 0)
     for row in failing.iter_rows(named=True):
         context.log.warning(
@@ -227,6 +237,7 @@ def source_health(
         )
     return dg.MaterializeResult(
         metadata={
+            **table_metadata(health, health_path),
             "sources": health.height,
             "healthy": health.filter(
                 (pl.col("consecutive_failures") == 0) & ~pl.col("declares_entities")

@@ -10,7 +10,6 @@ ingest_job = dg.define_asset_job(
     name="ingest",
     selection=dg.AssetSelection.assets(source_catalog).downstream(),
     description="Catalog, fetching and everything built from it, in one process.",
-    executor_def=dg.in_process_executor,
 )
 
 hourly_refresh = dg.ScheduleDefinition(

@@ -9,7 +9,7 @@ from prosora_pipelines.defs.articles.assets import ARTICLES_TABLE
 from prosora_pipelines.defs.articles.assets import articles as articles_asset
 from prosora_pipelines.defs.embeddings.assets import article_index
 from prosora_pipelines.defs.embeddings.resources import EmbeddingModelResource, article_index_at
-from prosora_pipelines.defs.metadata_tables import markdown_preview
+from prosora_pipelines.defs.metadata_tables import OWNERS, markdown_preview, table_metadata
 from prosora_pipelines.defs.sources.assets import read_catalog_snapshot, source_catalog
 from prosora_pipelines.defs.storage import ProsoraStorage
 from prosora_pipelines.lib.catalog import Megatrend
@@ -45,10 +45,17 @@ _MEGATREND_COLUMNS: dict[str, pl.DataType] = {
 }
 
 
-def _percent(value: float | None, *, signed: bool = False) -> str:
-    if value is None:
+def _percent(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.0%}"
+
+
+def _growth(recent: float | None, previous: float | None, growth: float | None) -> str:
+    """Growth as a signed percentage; from nothing it is "new", not a made-up percentage."""
+    if recent is None or previous is None:
         return "n/a"
-    return f"{value:+.0%}" if signed else f"{value:.0%}"
+    if previous == 0:
+        return "new" if recent > 0 else "n/a"
+    return "n/a" if growth is None else f"{growth:+.0%}"
 
 
 def _topics_table(report: TrendReport) -> dg.MetadataValue:
@@ -58,7 +65,7 @@ def _topics_table(report: TrendReport) -> dg.MetadataValue:
             "label": topic.label,
             "recent": topic.recent_articles,
             "previous": topic.previous_articles,
-            "growth": _percent(topic.growth, signed=True),
+            "growth": _growth(topic.recent_articles, topic.previous_articles, topic.growth),
             "top domains": ", ".join(f"{domain} {count}" for domain, count in topic.top_domains),
         }
         for topic in report.topics
@@ -74,7 +81,9 @@ def _megatrends_table(report: TrendReport) -> dg.MetadataValue:
             "recent matches": f"{measure.recent_matches}/{report.recent_articles}",
             "recent share": _percent(measure.recent_share),
             "previous share": _percent(measure.previous_share),
-            "share growth": _percent(measure.share_growth, signed=True),
+            "share growth": _growth(
+                measure.recent_share, measure.previous_share, measure.share_growth
+            ),
         }
         for measure in report.megatrends
     ]
@@ -108,7 +117,9 @@ def _seed_vectors(
 @dg.asset(
     group_name="trends",
     deps=[article_index, articles_asset, source_catalog],
-    kinds={"python"},
+    kinds={"scikitlearn", "parquet"},
+    owners=OWNERS,
+    code_version="1",
     automation_condition=dg.AutomationCondition.eager(),
 )
 def trends(
@@ -144,7 +155,8 @@ def trends(
         end=end,
         seed_vectors=_seed_vectors(megatrends, embedding_model, manifest),
     )
-    tables.write_table(TREND_TOPICS_TABLE, topics_frame(report))
+    topics = topics_frame(report)
+    topics_path = tables.write_table(TREND_TOPICS_TABLE, topics)
     tables.write_table(MEGATRENDS_TABLE, megatrends_frame(report))
     windows = report.windows
     context.log.info(
@@ -155,6 +167,7 @@ def trends(
     )
     return dg.MaterializeResult(
         metadata={
+            **table_metadata(topics, topics_path),
             "previous_window_from": dg.MetadataValue.timestamp(windows.previous_from),
             "recent_window_from": dg.MetadataValue.timestamp(windows.recent_from),
             "recent_window_until": dg.MetadataValue.timestamp(windows.recent_until),
