@@ -7,17 +7,17 @@ where :func:`mint_token` issues tokens.
 
 The algorithm is pinned to the configured one before any key is chosen, so ``alg: none``
 and an HS256 token "signed" with the RSA public key are refused. Every token must carry
-``exp`` and an email-like ``sub``. ``iss`` and ``aud`` are checked when configured. A
-token that carries an ``aud`` is refused when no audience is configured: a token meant
-for another service must not open this one. An ``iss`` is ignored when no issuer is
-configured. Refusals raise :class:`InvalidTokenError`, whose reason names the rule that
-failed and never echoes the token or key material, so the API can return it to the client.
+``exp`` and a ``sub`` that is an email address by the one rule of ``emails``. ``iss`` and
+``aud`` are checked when configured. A token that carries an ``aud`` is refused when no
+audience is configured: a token meant for another service must not open this one. An
+``iss`` is ignored when no issuer is configured. Refusals raise :class:`InvalidTokenError`,
+whose reason names the rule that failed and never echoes the token or key material, so the
+API can return it to the client.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -31,13 +31,13 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from jwt.algorithms import HMACAlgorithm, RSAAlgorithm
 
+from prosora_pipelines.lib.access.emails import normalized_email
+
 MIN_HMAC_SECRET_BYTES = 32
 MIN_RSA_KEY_BITS = 2048
 # Far above any real token; refusing early bounds the work an anonymous caller can cause.
 MAX_TOKEN_CHARS = 8192
 REQUIRED_CLAIMS = ("exp", "sub")
-MAX_EMAIL_CHARS = 254
-_EMAIL = re.compile(r"[^@\s]+@[^@\s.]+(?:\.[^@\s.]+)+")
 
 
 class TokenConfigError(ValueError):
@@ -200,19 +200,6 @@ def mint_token(
     if name is not None:
         claims["name"] = name
     return jwt.encode(claims, config.secret, algorithm="HS256")
-
-
-def normalized_email(value: object) -> str | None:
-    """``value`` lower-cased when it looks like an email address, else None. Deliberately
-    loose (one ``@``, a dotted domain, no spaces): the identity provider owns the rules."""
-    if (
-        not isinstance(value, str)
-        or len(value) > MAX_EMAIL_CHARS
-        or not value.isprintable()
-        or _EMAIL.fullmatch(value) is None
-    ):
-        return None
-    return value.lower()
 
 
 def _claims(payload: dict[str, Any]) -> Claims:

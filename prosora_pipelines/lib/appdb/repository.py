@@ -38,6 +38,7 @@ from sqlalchemy import ColumnElement, Select, and_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from prosora_pipelines.lib.access.emails import normalized_email
 from prosora_pipelines.lib.appdb.models import (
     LearningPattern,
     PerformanceFeedback,
@@ -234,11 +235,10 @@ def _insert_unique(session: Session, row: _Row, find_existing: Callable[[], _Row
 
 
 def normalize_email(email: str) -> str:
-    """The stored form of an email address (trimmed, lower case), or ``InvalidInputError``."""
-    normalized = email.strip().lower()
-    local, at, domain = normalized.rpartition("@")
-    too_long = len(normalized) > 320
-    if not (at and local and domain) or too_long or any(c.isspace() for c in normalized):
+    """The stored form of an email address (``emails.normalized_email``), or
+    ``InvalidInputError``."""
+    normalized = normalized_email(email)
+    if normalized is None:
         raise InvalidInputError(f"invalid email address: {email!r}")
     return normalized
 
