@@ -65,6 +65,7 @@ setup(
         "pyjwt[crypto]>=2.9,<3",
         "redis>=5,<8",
         "prometheus-client>=0.20",
+        "fastapi-offline>=1.7.7,<2",
     ],
     extras_require={
         "dev": [

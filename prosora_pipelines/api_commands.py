@@ -69,4 +69,9 @@ def serve(
         workers=workers or settings.api_workers,
         log_config=None,
         access_log=False,
+        # No `server: uvicorn` banner telling a scanner what to try.
+        server_header=False,
+        # Forwarded client addresses only from the configured proxies; none by default.
+        proxy_headers=bool(settings.api_forwarded_allow_ips),
+        forwarded_allow_ips=settings.api_forwarded_allow_ips or None,
     )

@@ -159,6 +159,13 @@ class Settings(BaseSettings):
         48.0, gt=0, description="How old the article index may be before /ready says 503."
     )
     api_workers: int = Field(1, ge=1, le=64, description="Uvicorn worker processes.")
+    api_forwarded_allow_ips: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Proxy addresses (IPs or networks) whose X-Forwarded-For and X-Forwarded-Proto "
+            "the API believes; empty believes none, so per-IP limits count the connecting peer."
+        ),
+    )
 
 
 def env_name(field: str) -> str:

@@ -6,8 +6,14 @@ commands."""
 from __future__ import annotations
 
 import json
+import os
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -172,3 +178,75 @@ def test_every_command_names_a_misconfigured_setting_in_one_line(
     assert result.output.strip() == (
         "error: PROSORA_FETCH_CONCURRENCY: Input should be greater than or equal to 1"
     )
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def test_served_api_shows_no_banner_and_believes_only_configured_proxies(
+    tmp_path: Path,
+) -> None:
+    # A real `prosora serve`: the banner and the forwarded headers are uvicorn's business,
+    # which no in-process client sees. The proxy is 127.0.0.2; per-IP limits (2 a minute)
+    # show which address the API believed each request came from.
+    port = _free_port()
+    environment = {
+        **os.environ,
+        "PROSORA_HOME": str(tmp_path / "home"),
+        "PROSORA_DATABASE_URL": f"sqlite:///{tmp_path / 'app.db'}",
+        "PROSORA_JWT_SECRET": SECRET,
+        "PROSORA_API_RATE_LIMIT_PER_MINUTE": "2",
+        "PROSORA_API_FORWARDED_ALLOW_IPS": '["127.0.0.2"]',
+    }
+    command = [sys.executable, "-c", "from prosora_pipelines.cli import app; app()"]
+    server = subprocess.Popen(
+        [*command, "serve", "--port", str(port)],
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                health = httpx.get(f"{base}/health", timeout=2)
+                break
+            except httpx.TransportError:
+                assert server.poll() is None, "prosora serve exited"
+                assert time.monotonic() < deadline, "prosora serve did not answer"
+                time.sleep(0.2)
+        assert health.status_code == 200
+        assert "server" not in health.headers
+        assert health.headers["X-Content-Type-Options"] == "nosniff"
+
+        def statuses(local_address: str, forwarded_for: list[str]) -> list[int]:
+            transport = httpx.HTTPTransport(local_address=local_address)
+            with httpx.Client(base_url=base, transport=transport, timeout=10) as client:
+                return [
+                    client.get(
+                        "/api/v1/users/me/profile", headers={"X-Forwarded-For": address}
+                    ).status_code
+                    for address in forwarded_for
+                ]
+
+        # Not from the proxy: the forwarded addresses are ignored, one budget for all three.
+        assert statuses("127.0.0.1", ["203.0.113.1", "203.0.113.2", "203.0.113.3"]) == [
+            401,
+            401,
+            429,
+        ]
+        # From the proxy: each forwarded client has its own budget.
+        assert statuses("127.0.0.2", ["198.51.100.1", "198.51.100.2", "198.51.100.3"]) == [
+            401,
+            401,
+            401,
+        ]
+        assert statuses("127.0.0.2", ["198.51.100.1"] * 2) == [401, 429]
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

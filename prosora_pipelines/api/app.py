@@ -11,9 +11,11 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from prosora_pipelines.api.context import ApiContext
+from prosora_pipelines.api.docs import install_docs
 from prosora_pipelines.api.errors import ErrorEnvelope, install_error_handlers
 from prosora_pipelines.api.observability import ApiMetrics, RequestContextMiddleware
 from prosora_pipelines.api.routes import (
+    API_PREFIX,
     catalog,
     feedback,
     health,
@@ -21,6 +23,7 @@ from prosora_pipelines.api.routes import (
     queries,
     search,
 )
+from prosora_pipelines.api.security_headers import SecurityHeadersMiddleware
 from prosora_pipelines.lib.access.rate_limits import (
     MemoryRateLimiter,
     RateLimiter,
@@ -175,6 +178,8 @@ def create_app(
             "envelope with the request id."
         ),
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
         responses={
             401: {"model": ErrorEnvelope, "description": "Missing or invalid token"},
             422: {"model": ErrorEnvelope, "description": "Invalid input"},
@@ -201,6 +206,8 @@ def create_app(
     app.add_middleware(
         RequestContextMiddleware, metrics=metrics, max_body_bytes=settings.api_max_body_bytes
     )
+    app.add_middleware(SecurityHeadersMiddleware, private_prefix=API_PREFIX)
+    install_docs(app)
     app.include_router(health.router)
     for module in (queries, search, catalog, profile, feedback):
         app.include_router(module.router)
