@@ -12,7 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from prosora_pipelines.api.context import ApiContext
 from prosora_pipelines.api.docs import install_docs
-from prosora_pipelines.api.errors import ErrorEnvelope, install_error_handlers
+from prosora_pipelines.api.errors import common_error_responses, install_error_handlers
 from prosora_pipelines.api.observability import ApiMetrics, RequestContextMiddleware
 from prosora_pipelines.api.routes import (
     API_PREFIX,
@@ -180,11 +180,7 @@ def create_app(
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
-        responses={
-            401: {"model": ErrorEnvelope, "description": "Missing or invalid token"},
-            422: {"model": ErrorEnvelope, "description": "Invalid input"},
-            429: {"model": ErrorEnvelope, "description": "Rate limit reached"},
-        },
+        responses=common_error_responses(),
     )
     app.state.context = context
     install_error_handlers(app)
