@@ -103,6 +103,12 @@ def test_token_create_takes_every_address_the_api_takes(monkeypatch: pytest.Monk
         refused.output.strip()
         == f"error: --user: subject {'a' * 250 + '@x.io'!r} is not an email address"
     )
+    monkeypatch.setenv("PROSORA_JWT_SECRET", "short")
+    get_settings.cache_clear()
+    weak = runner.invoke(app, ["token", "create", "--user", "a@x"])
+    assert weak.exit_code == 2
+    assert weak.output.strip().startswith("error: PROSORA_JWT_SECRET: ")
+    assert len(weak.output.strip().splitlines()) == 1
 
 
 SECRET = "s" * 40
