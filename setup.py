@@ -70,6 +70,7 @@ setup(
         "prometheus-client>=0.20",
         # stop_before_delay, which keeps LLM retries inside a call's deadline, came in 8.3.
         "tenacity>=8.3",
+        "fastapi-offline>=1.7.7,<2",
     ],
     extras_require={
         "dev": [

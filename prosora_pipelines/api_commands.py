@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from prosora_pipelines.settings import get_settings
+from prosora_pipelines.settings import env_name, get_settings
 from prosora_pipelines.terminal import fail
 
 token_app = typer.Typer(help="API tokens for development.", no_args_is_help=True)
@@ -20,6 +20,7 @@ def token_create(
     hours: Annotated[float, typer.Option(min=0.01, max=24 * 30, help="Lifetime.")] = 12.0,
 ) -> None:
     """Mint an HS256 token from PROSORA_JWT_SECRET (with the configured issuer and audience)."""
+    from prosora_pipelines.api.app import TOKEN_SETTINGS
     from prosora_pipelines.lib.access.tokens import TokenConfig, TokenConfigError, mint_token
 
     settings = get_settings()
@@ -32,9 +33,12 @@ def token_create(
             issuer=settings.jwt_issuer,
             audience=settings.jwt_audience,
         )
+    except TokenConfigError as error:
+        raise fail(f"{env_name(TOKEN_SETTINGS[error.field])}: {error}") from None
+    try:
         token = mint_token(config, user, name=name, ttl=timedelta(hours=hours))
-    except (TokenConfigError, ValueError) as error:
-        raise fail(str(error)) from None
+    except ValueError as error:
+        raise fail(f"--user: {error}") from None
     typer.echo(token)
 
 
@@ -48,13 +52,13 @@ def serve(
     """Run the HTTP API with uvicorn (JSON logs, OpenAPI docs at /docs)."""
     import uvicorn
 
-    from prosora_pipelines.api.app import InsecureConfigurationError, token_verifier
+    from prosora_pipelines.api.app import ConfigurationError, check_api_settings
     from prosora_pipelines.api.observability import configure_json_logging
 
     settings = get_settings()
     try:
-        token_verifier(settings)
-    except InsecureConfigurationError as error:
+        check_api_settings(settings)
+    except ConfigurationError as error:
         raise fail(str(error)) from None
     configure_json_logging()
     uvicorn.run(
@@ -65,4 +69,9 @@ def serve(
         workers=workers or settings.api_workers,
         log_config=None,
         access_log=False,
+        # No `server: uvicorn` banner telling a scanner what to try.
+        server_header=False,
+        # Forwarded client addresses only from the configured proxies; none by default.
+        proxy_headers=bool(settings.api_forwarded_allow_ips),
+        forwarded_allow_ips=settings.api_forwarded_allow_ips or None,
     )

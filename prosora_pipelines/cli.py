@@ -7,13 +7,15 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError
+from pydantic_settings import SettingsError
 from rich.table import Table
 
 from prosora_pipelines.api_commands import serve, token_app
 from prosora_pipelines.lib.catalog import CatalogError, load_catalog
 from prosora_pipelines.lib.table_store import TableStore
 from prosora_pipelines.query_commands import profile_app, query, run_query
-from prosora_pipelines.settings import get_settings
+from prosora_pipelines.settings import get_settings, invalid_settings_message
 from prosora_pipelines.terminal import console, fail
 
 app = typer.Typer(help="Prosora Pipelines: self-hosted content intelligence.", no_args_is_help=True)
@@ -23,6 +25,17 @@ app.add_typer(profile_app, name="profile")
 app.add_typer(token_app, name="token")
 app.command()(query)
 app.command()(serve)
+
+
+@app.callback()
+def _settings_first() -> None:
+    # Every command reads the settings; reading them here first turns a bad one into one
+    # line naming the variable, not a validation traceback from inside the command.
+    try:
+        get_settings()
+    except (ValidationError, SettingsError) as error:
+        raise fail(invalid_settings_message(error)) from None
+
 
 SUMMARY_FIELDS = {
     "source_catalog": ["sources", "enabled"],

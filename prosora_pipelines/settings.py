@@ -7,14 +7,15 @@ README lists each one, and a test keeps the two in step.
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from functools import cache
 from pathlib import Path
 from typing import Literal
 
 import platformdirs
-from pydantic import AliasChoices, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 BUNDLED_CATALOGS_DIR = PACKAGE_DIR / "catalogs"
@@ -177,6 +178,34 @@ class Settings(BaseSettings):
         48.0, gt=0, description="How old the article index may be before /ready says 503."
     )
     api_workers: int = Field(1, ge=1, le=64, description="Uvicorn worker processes.")
+    api_forwarded_allow_ips: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Proxy addresses (IPs or networks) whose X-Forwarded-For and X-Forwarded-Proto "
+            "the API believes; empty believes none, so per-IP limits count the connecting peer."
+        ),
+    )
+
+
+def env_name(field: str) -> str:
+    """The environment variable that sets the setting ``field``."""
+    return f"{Settings.model_config['env_prefix']}{field.upper()}"
+
+
+def invalid_settings_message(error: ValidationError | SettingsError) -> str:
+    """One line naming each refused setting's environment variable and what is wrong (never
+    the value: it may be a secret)."""
+    if isinstance(error, SettingsError):
+        # pydantic-settings names the field only in its message.
+        match = re.search(r'field "(\w+)"', str(error))
+        variable = env_name(match.group(1)) if match else "a PROSORA_ variable"
+        return f'{variable}: cannot parse the value (a list is JSON, e.g. ["a", "b"])'
+    problems = []
+    for problem in error.errors():
+        name = str(problem["loc"][0]) if problem["loc"] else ""
+        variable = env_name(name) if name in Settings.model_fields else name or "settings"
+        problems.append(f"{variable}: {problem['msg']}")
+    return "; ".join(problems)
 
 
 @cache

@@ -11,9 +11,11 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from prosora_pipelines.api.context import ApiContext
-from prosora_pipelines.api.errors import ErrorEnvelope, install_error_handlers
+from prosora_pipelines.api.docs import install_docs
+from prosora_pipelines.api.errors import common_error_responses, install_error_handlers
 from prosora_pipelines.api.observability import ApiMetrics, RequestContextMiddleware
 from prosora_pipelines.api.routes import (
+    API_PREFIX,
     catalog,
     feedback,
     health,
@@ -21,17 +23,18 @@ from prosora_pipelines.api.routes import (
     queries,
     search,
 )
+from prosora_pipelines.api.security_headers import SecurityHeadersMiddleware
 from prosora_pipelines.lib.access.rate_limits import (
     MemoryRateLimiter,
     RateLimiter,
     RedisRateLimiter,
 )
-from prosora_pipelines.lib.access.tokens import TokenConfig, TokenVerifier
+from prosora_pipelines.lib.access.tokens import TokenConfig, TokenConfigError, TokenVerifier
 from prosora_pipelines.lib.appdb.engine import database_url_for, make_engine, make_session_factory
 from prosora_pipelines.lib.appdb.migrations import migrate
 from prosora_pipelines.lib.query.engine import QueryEngine
 from prosora_pipelines.lib.table_store import TableStore
-from prosora_pipelines.settings import Settings, get_settings
+from prosora_pipelines.settings import Settings, env_name, get_settings
 
 logger = logging.getLogger(__name__)
 # How long a thread may hold Python's interpreter lock while another waits for it (5 ms by
@@ -41,18 +44,44 @@ logger = logging.getLogger(__name__)
 SWITCH_INTERVAL_SECONDS = 0.0005
 
 
-class InsecureConfigurationError(RuntimeError):
+class ConfigurationError(RuntimeError):
+    """Settings the API cannot start with. The message is one line that names the setting
+    (its environment variable) and what to do, so ``prosora serve`` can print just that."""
+
+
+class InsecureConfigurationError(ConfigurationError):
     """The API would start without a way to check tokens and was not told that is fine."""
+
+
+# The setting each ``TokenConfig`` field comes from, to name it when the field is refused.
+TOKEN_SETTINGS = {
+    "algorithm": "jwt_algorithm",
+    "secret": "jwt_secret",
+    "public_key_pem": "jwt_public_key_file",
+    "jwks_path": "jwt_jwks_file",
+    "issuer": "jwt_issuer",
+    "audience": "jwt_audience",
+}
+
+
+def _public_key_pem(settings: Settings) -> str | None:
+    path = settings.jwt_public_key_file
+    if path is None:
+        return None
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) else "not a text file"
+        raise ConfigurationError(
+            f"{env_name('jwt_public_key_file')}: cannot read {path} ({reason}); point it at "
+            "the identity provider's RS256 public key (a PEM file)"
+        ) from None
 
 
 def token_verifier(settings: Settings) -> TokenVerifier | None:
     """The verifier the settings describe; None only in explicit insecure development mode."""
     secret = settings.jwt_secret.get_secret_value() if settings.jwt_secret else None
-    pem = (
-        settings.jwt_public_key_file.read_text(encoding="utf-8")
-        if settings.jwt_public_key_file
-        else None
-    )
+    pem = _public_key_pem(settings)
     if not (secret or pem or settings.jwt_jwks_file):
         if settings.api_insecure_dev:
             logger.warning(
@@ -65,16 +94,32 @@ def token_verifier(settings: Settings) -> TokenVerifier | None:
             "PROSORA_JWT_PUBLIC_KEY_FILE / PROSORA_JWT_JWKS_FILE (RS256); "
             "PROSORA_API_INSECURE_DEV=true starts it anyway, for development only"
         )
-    return TokenVerifier(
-        TokenConfig(
-            algorithm=settings.jwt_algorithm,
-            secret=secret,
-            public_key_pem=pem,
-            jwks_path=settings.jwt_jwks_file,
-            issuer=settings.jwt_issuer,
-            audience=settings.jwt_audience,
+    try:
+        return TokenVerifier(
+            TokenConfig(
+                algorithm=settings.jwt_algorithm,
+                secret=secret,
+                public_key_pem=pem,
+                jwks_path=settings.jwt_jwks_file,
+                issuer=settings.jwt_issuer,
+                audience=settings.jwt_audience,
+            )
         )
-    )
+    except TokenConfigError as error:
+        setting = TOKEN_SETTINGS.get(error.field, "jwt_algorithm")
+        raise ConfigurationError(f"{env_name(setting)}: {error}") from None
+
+
+def check_api_settings(settings: Settings) -> TokenVerifier | None:
+    """Everything in the settings the API refuses to start with, checked before it opens
+    the database; the token verifier when they pass (see ``token_verifier``)."""
+    verifier = token_verifier(settings)
+    if "*" in settings.api_cors_origins:
+        raise InsecureConfigurationError(
+            f"{env_name('api_cors_origins')} may not contain '*' (the API allows "
+            "credentials): list the browser origins that may call it"
+        )
+    return verifier
 
 
 def rate_limiter(settings: Settings) -> RateLimiter:
@@ -99,7 +144,7 @@ def create_app(
     """The API for ``settings`` (the process settings by default). ``build_query_engine``
     replaces how the query engine is made (tests pass one sharing a loaded model)."""
     settings = settings or get_settings()
-    verifier = token_verifier(settings)
+    verifier = check_api_settings(settings)
     url = database_url_for(settings)
     migrate(url)
     database = make_engine(url)
@@ -133,19 +178,13 @@ def create_app(
             "envelope with the request id."
         ),
         lifespan=lifespan,
-        responses={
-            401: {"model": ErrorEnvelope, "description": "Missing or invalid token"},
-            422: {"model": ErrorEnvelope, "description": "Invalid input"},
-            429: {"model": ErrorEnvelope, "description": "Rate limit reached"},
-        },
+        docs_url=None,
+        redoc_url=None,
+        responses=common_error_responses(),
     )
     app.state.context = context
     install_error_handlers(app)
     if settings.api_cors_origins:
-        if "*" in settings.api_cors_origins:
-            raise InsecureConfigurationError(
-                "PROSORA_API_CORS_ORIGINS may not contain '*': credentials are allowed"
-            )
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.api_cors_origins,
@@ -163,6 +202,8 @@ def create_app(
     app.add_middleware(
         RequestContextMiddleware, metrics=metrics, max_body_bytes=settings.api_max_body_bytes
     )
+    app.add_middleware(SecurityHeadersMiddleware, private_prefix=API_PREFIX)
+    install_docs(app)
     app.include_router(health.router)
     for module in (queries, search, catalog, profile, feedback):
         app.include_router(module.router)

@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Mount
 
 from prosora_pipelines.api.request_ids import current_request_id
 from prosora_pipelines.lib.appdb.repository import InvalidInputError, NotFoundError, time_problem
@@ -43,6 +44,49 @@ class ErrorBody(BaseModel):
 
 class ErrorEnvelope(BaseModel):
     error: ErrorBody
+
+
+COMMON_ERRORS = {
+    401: "Missing or invalid token",
+    422: "Invalid input",
+    429: "Rate limit reached",
+}
+
+
+def common_error_responses() -> dict[int | str, dict[str, Any]]:
+    """The errors any route may answer, as FastAPI's ``responses``."""
+    return {
+        status: {"model": ErrorEnvelope, "description": description}
+        for status, description in COMMON_ERRORS.items()
+    }
+
+
+def json_error_responses() -> dict[int | str, dict[str, Any]]:
+    """The same for a route whose success is not JSON (an event stream): FastAPI documents
+    a response model under the route's own media type, but errors are the JSON envelope."""
+    envelope = {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}
+    return {
+        status: {"description": description, "content": {"application/json": envelope}}
+        for status, description in COMMON_ERRORS.items()
+    }
+
+
+# The methods a 405's Allow header may name (the ones an API route can serve).
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at the request's path. Starlette's 405 names only
+    the methods of the first route whose path matched, and each method is a route of its
+    own; routes are asked through their public ``matches``, one method at a time."""
+    routes = [route for route in request.app.router.routes if not isinstance(route, Mount)]
+    return [
+        method
+        for method in HTTP_METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] == Match.FULL for route in routes
+        )
+    ]
 
 
 def check_time(name: str, value: datetime | None) -> None:
@@ -120,6 +164,12 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(422, f"invalid request: {summary}", details)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, error: StarletteHTTPException) -> JSONResponse:
-        headers = dict(error.headers) if error.headers else None
-        return error_response(error.status_code, str(error.detail), headers=headers)
+    async def _http(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        headers = dict(error.headers) if error.headers else {}
+        if error.status_code == 400:
+            # The only 400s are FastAPI's and Starlette's for a body they cannot parse (not
+            # UTF-8, broken multipart): invalid input like malformed JSON, so the same 422.
+            return error_response(422, f"invalid request: the body cannot be read ({error.detail})")
+        if error.status_code == 405 and (methods := allowed_methods(request)):
+            headers["Allow"] = ", ".join(methods)
+        return error_response(error.status_code, str(error.detail), headers=headers or None)

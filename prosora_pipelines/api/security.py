@@ -2,9 +2,12 @@
 rate limits.
 
 A valid token's ``sub`` (an email) is the user, created on first sight. A request without a
-valid token costs its IP address one unit, so guessing tokens is rate limited too. Every
-limited response carries ``RateLimit-Limit``, ``RateLimit-Remaining`` and
-``RateLimit-Reset``; a refused one is a 429 with ``Retry-After``.
+valid token costs its IP address one unit, so guessing tokens is rate limited too. That
+address is the connecting peer's: the server (``prosora serve``) replaces it with the one
+in ``X-Forwarded-For`` only when the peer is one of the proxies in
+``PROSORA_API_FORWARDED_ALLOW_IPS`` (none by default), so a client cannot pick its own
+budget by sending the header. Every limited response carries ``RateLimit-Limit``,
+``RateLimit-Remaining`` and ``RateLimit-Reset``; a refused one is a 429 with ``Retry-After``.
 """
 
 from __future__ import annotations
@@ -83,6 +86,7 @@ def spend(context: ApiContext, request: Request, key: str, cost: int) -> dict[st
 
 
 def _client_ip(request: Request) -> str:
+    # Forwarded addresses were already applied, from trusted proxies only (see above).
     return request.client.host if request.client else "unknown"
 
 

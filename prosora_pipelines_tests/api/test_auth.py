@@ -33,6 +33,7 @@ from prosora_pipelines_tests.api.conftest import (
     ApiUser,
     MakeApi,
     assert_error,
+    user_id_of,
 )
 
 ISSUER = "https://id.prosora.test"
@@ -297,3 +298,21 @@ def test_cors_allows_only_the_configured_origins(
     assert "x-request-id" in simple.headers["Access-Control-Expose-Headers"].lower()
     foreign = alice.get("/users/me/profile", headers={"Origin": "https://evil.example"})
     assert "Access-Control-Allow-Origin" not in foreign.headers
+
+
+def test_the_api_takes_exactly_the_addresses_tokens_are_minted_for(api: Api) -> None:
+    # One email rule: `prosora token create --user a@x` mints a token the API accepts, and
+    # an address over 254 characters is refused by both (the users table once took 320).
+    short = ApiUser(api, "A@X")
+    assert short.get("/users/me/profile").status_code == 200
+    assert user_id_of(api, "a@x")
+    too_long = "a" * 250 + "@x.io"
+    forged = jwt.encode(
+        {"sub": too_long, "exp": datetime.now(UTC) + timedelta(hours=1)},
+        JWT_SECRET,
+        algorithm="HS256",
+    )
+    refused = api.client.get(
+        f"{API}/users/me/profile", headers={"Authorization": f"Bearer {forged}"}
+    )
+    assert "subject is not an email address" in assert_error(refused, 401)["message"]

@@ -110,7 +110,7 @@ def test_times_the_index_and_database_cannot_hold_are_refused(api: Api) -> None:
         assert_error(alice.get("/users/me/history", params={"since": moment}), 422)
         assert_error(alice.get("/users/me/history", params={"until": moment}), 422)
         asked = alice.post("/queries", json={"text": QUERY_TEXT, "options": {"since": moment}})
-        assert assert_error(asked, 422)["details"][0]["field"] == "body.options"
+        assert assert_error(asked, 422)["details"][0]["field"].startswith("body.options")
         feedback = {
             "platform": "x",
             "posted_at": moment,

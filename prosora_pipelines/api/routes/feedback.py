@@ -84,7 +84,7 @@ class PatternOut(BaseModel):
 
 
 @router.post(
-    "/variants/{variant_id}/feedback",
+    "/variants/{variant_id:uuid}/feedback",
     response_model=FeedbackOut,
     status_code=201,
     summary="Record what a posted variant earned",

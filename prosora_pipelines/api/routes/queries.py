@@ -18,7 +18,7 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from prosora_pipelines.api.context import ApiContext
-from prosora_pipelines.api.errors import ApiError, check_time
+from prosora_pipelines.api.errors import ApiError, check_time, json_error_responses
 from prosora_pipelines.api.routes import API_PREFIX
 from prosora_pipelines.api.security import Context, CurrentCaller, GeneratingCaller, user_of
 from prosora_pipelines.lib.appdb.models import Query as StoredQueryRow
@@ -30,6 +30,7 @@ from prosora_pipelines.lib.appdb.repository import (
     history_page,
     time_problem,
 )
+from prosora_pipelines.lib.date_times import DATE_TIME_TEXT
 from prosora_pipelines.lib.query.engine import (
     MAX_QUERY_CHARACTERS,
     QueryFailedError,
@@ -168,6 +169,7 @@ def _event(name: str, payload: Any) -> ServerSentEvent:
 @router.post(
     "/queries/stream",
     response_class=EventSourceResponse,
+    responses=json_error_responses(),
     summary="Answer a query as Server-Sent Events",
     description=(
         "Events, in order: `analysis`, `evidence`, one `variant` per draft, then `done` (the "
@@ -220,7 +222,7 @@ async def ask_streaming(
 
 
 @router.get(
-    "/queries/{query_id}",
+    "/queries/{query_id:uuid}",
     response_model=StoredQuery,
     summary="One of your queries, as stored",
     responses={404: {"description": "No such query of yours"}},
@@ -231,7 +233,7 @@ def read_query(query_id: uuid.UUID, context: Context, caller: CurrentCaller) -> 
 
 
 @router.delete(
-    "/queries/{query_id}",
+    "/queries/{query_id:uuid}",
     status_code=204,
     response_class=Response,
     summary="Delete one of your queries, its variants and their feedback",
@@ -256,8 +258,14 @@ def history(
         str | None, Query(max_length=200, description="next_cursor of the previous page")
     ] = None,
     format: ContentFormat | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: Annotated[
+        Annotated[datetime, DATE_TIME_TEXT] | None,
+        Query(description="Created at or after this time."),
+    ] = None,
+    until: Annotated[
+        Annotated[datetime, DATE_TIME_TEXT] | None,
+        Query(description="Created before this time; not after `since` means no queries."),
+    ] = None,
 ) -> HistoryOut:
     check_time("since", since)
     check_time("until", until)

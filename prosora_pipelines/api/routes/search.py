@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from prosora_pipelines.api.errors import ApiError, check_time
 from prosora_pipelines.api.routes import API_PREFIX
 from prosora_pipelines.api.security import Context, CurrentCaller
+from prosora_pipelines.lib.date_times import DATE_TIME_TEXT
 from prosora_pipelines.lib.search import SearchFilters, SearchHit, SearchMode, search_articles
 
 router = APIRouter(prefix=API_PREFIX, tags=["articles"])
@@ -81,13 +82,17 @@ def search(
     source: Annotated[list[str] | None, Query(max_length=50)] = None,
     tier: Annotated[list[str] | None, Query(max_length=3)] = None,
     domain: Annotated[list[str] | None, Query(max_length=20)] = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: Annotated[
+        Annotated[datetime, DATE_TIME_TEXT] | None,
+        Query(description="Published at or after this time."),
+    ] = None,
+    until: Annotated[
+        Annotated[datetime, DATE_TIME_TEXT] | None,
+        Query(description="Published before this time; not after `since` means no hits."),
+    ] = None,
 ) -> SearchResults:
     check_time("since", since)
     check_time("until", until)
-    if since and until and since >= until:
-        raise ApiError(422, "invalid request: since must be before until")
     engine = context.query_engine()
     started = time.perf_counter()
     try:

@@ -7,17 +7,17 @@ where :func:`mint_token` issues tokens.
 
 The algorithm is pinned to the configured one before any key is chosen, so ``alg: none``
 and an HS256 token "signed" with the RSA public key are refused. Every token must carry
-``exp`` and an email-like ``sub``. ``iss`` and ``aud`` are checked when configured. A
-token that carries an ``aud`` is refused when no audience is configured: a token meant
-for another service must not open this one. An ``iss`` is ignored when no issuer is
-configured. Refusals raise :class:`InvalidTokenError`, whose reason names the rule that
-failed and never echoes the token or key material, so the API can return it to the client.
+``exp`` and a ``sub`` that is an email address by the one rule of ``emails``. ``iss`` and
+``aud`` are checked when configured. A token that carries an ``aud`` is refused when no
+audience is configured: a token meant for another service must not open this one. An
+``iss`` is ignored when no issuer is configured. Refusals raise :class:`InvalidTokenError`,
+whose reason names the rule that failed and never echoes the token or key material, so the
+API can return it to the client.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -31,17 +31,23 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from jwt.algorithms import HMACAlgorithm, RSAAlgorithm
 
+from prosora_pipelines.lib.access.emails import normalized_email
+
 MIN_HMAC_SECRET_BYTES = 32
 MIN_RSA_KEY_BITS = 2048
 # Far above any real token; refusing early bounds the work an anonymous caller can cause.
 MAX_TOKEN_CHARS = 8192
 REQUIRED_CLAIMS = ("exp", "sub")
-MAX_EMAIL_CHARS = 254
-_EMAIL = re.compile(r"[^@\s]+@[^@\s.]+(?:\.[^@\s.]+)+")
 
 
 class TokenConfigError(ValueError):
-    """Token settings that cannot work, raised when the API starts, not on a request."""
+    """Token settings that cannot work, raised when the API starts, not on a request.
+    ``field`` names the :class:`TokenConfig` field at fault, so a caller can name the
+    setting it came from."""
+
+    def __init__(self, message: str, *, field: str) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class InvalidTokenError(Exception):
@@ -73,42 +79,59 @@ class TokenConfig:
         elif self.algorithm == "RS256":
             self._check_rs256()
         else:
-            raise TokenConfigError(f"algorithm must be HS256 or RS256, not {self.algorithm!r}")
+            raise TokenConfigError(
+                f"algorithm must be HS256 or RS256, not {self.algorithm!r}", field="algorithm"
+            )
         if self.issuer is not None and not self.issuer.strip():
-            raise TokenConfigError("issuer is empty; leave it unset to accept any issuer")
+            raise TokenConfigError(
+                "issuer is empty; leave it unset to accept any issuer", field="issuer"
+            )
         if self.audience is not None and not self.audience.strip():
             raise TokenConfigError(
-                "audience is empty; leave it unset to accept only tokens without an audience"
+                "audience is empty; leave it unset to accept only tokens without an audience",
+                field="audience",
             )
         if self.leeway_seconds < 0:
-            raise TokenConfigError("leeway_seconds must not be negative")
+            raise TokenConfigError("leeway_seconds must not be negative", field="leeway_seconds")
 
     def _check_hs256(self) -> None:
         if self.public_key_pem is not None or self.jwks_path is not None:
             raise TokenConfigError(
-                "HS256 checks a shared secret; public_key_pem and jwks_path are for RS256"
+                "HS256 checks a shared secret; a public key or JWKS file is for RS256:"
+                " remove it or choose RS256",
+                field="public_key_pem" if self.public_key_pem is not None else "jwks_path",
             )
         if self.secret is None:
-            raise TokenConfigError("HS256 needs a secret")
+            raise TokenConfigError("HS256 needs a secret", field="secret")
         if len(self.secret.encode()) < MIN_HMAC_SECRET_BYTES:
             raise TokenConfigError(
                 f"the HS256 secret must be at least {MIN_HMAC_SECRET_BYTES} bytes;"
-                " generate one with `openssl rand -hex 32`"
+                " generate one with `openssl rand -hex 32`",
+                field="secret",
             )
         try:
             HMACAlgorithm(HMACAlgorithm.SHA256).prepare_key(self.secret)
         except jwt.InvalidKeyError:
             raise TokenConfigError(
-                "the HS256 secret is an asymmetric key; public keys belong to RS256"
+                "the HS256 secret is an asymmetric key; public keys belong to RS256",
+                field="secret",
             ) from None
 
     def _check_rs256(self) -> None:
         if self.secret is not None:
-            raise TokenConfigError("RS256 checks with a public key; a secret is for HS256")
+            raise TokenConfigError(
+                "RS256 checks tokens with a public key and a secret is for HS256:"
+                " remove the secret or choose HS256",
+                field="secret",
+            )
         if self.public_key_pem is not None and self.jwks_path is not None:
-            raise TokenConfigError("give either public_key_pem or jwks_path for RS256, not both")
+            raise TokenConfigError(
+                "give either a public key or a JWKS file for RS256, not both", field="jwks_path"
+            )
         if self.public_key_pem is None and self.jwks_path is None:
-            raise TokenConfigError("RS256 needs public_key_pem or jwks_path")
+            raise TokenConfigError(
+                "RS256 needs a public key or a JWKS file", field="public_key_pem"
+            )
 
 
 @dataclass(frozen=True)
@@ -182,7 +205,8 @@ def mint_token(
     if config.algorithm != "HS256" or config.secret is None:
         raise TokenConfigError(
             "only HS256 tokens can be minted; RS256 tokens are signed by the identity"
-            " provider, whose private key the API must not hold"
+            " provider, whose private key the API must not hold",
+            field="algorithm",
         )
     email = normalized_email(subject)
     if email is None:
@@ -200,19 +224,6 @@ def mint_token(
     if name is not None:
         claims["name"] = name
     return jwt.encode(claims, config.secret, algorithm="HS256")
-
-
-def normalized_email(value: object) -> str | None:
-    """``value`` lower-cased when it looks like an email address, else None. Deliberately
-    loose (one ``@``, a dotted domain, no spaces): the identity provider owns the rules."""
-    if (
-        not isinstance(value, str)
-        or len(value) > MAX_EMAIL_CHARS
-        or not value.isprintable()
-        or _EMAIL.fullmatch(value) is None
-    ):
-        return None
-    return value.lower()
 
 
 def _claims(payload: dict[str, Any]) -> Claims:
@@ -257,13 +268,17 @@ def _refusal_reason(error: jwt.PyJWTError) -> str:
 def _rsa_key_from_pem(pem: str) -> RSAPublicKey:
     if "PRIVATE KEY" in pem:
         raise TokenConfigError(
-            "public_key_pem holds a private key; give the API only the public key"
+            "the public key is a private key; give the API only the public key"
+            " (`openssl rsa -pubout`)",
+            field="public_key_pem",
         )
     try:
         key = load_pem_public_key(pem.encode())
     except (ValueError, UnsupportedAlgorithm):
-        raise TokenConfigError("public_key_pem is not a PEM-encoded public key") from None
-    return _strong_rsa_key(key, "public_key_pem")
+        raise TokenConfigError(
+            "the public key is not a PEM-encoded public key", field="public_key_pem"
+        ) from None
+    return _strong_rsa_key(key, "the public key", field="public_key_pem")
 
 
 def _rsa_keys_from_jwks(path: Path) -> dict[str, RSAPublicKey]:
@@ -272,30 +287,39 @@ def _rsa_keys_from_jwks(path: Path) -> dict[str, RSAPublicKey]:
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except OSError as error:
-        raise TokenConfigError(f"cannot read the JWKS file {path}: {error.strerror}") from None
+        raise TokenConfigError(
+            f"cannot read the JWKS file {path}: {error.strerror}", field="jwks_path"
+        ) from None
     except ValueError:
-        raise TokenConfigError(f"the JWKS file {path} is not JSON") from None
+        raise TokenConfigError(f"the JWKS file {path} is not JSON", field="jwks_path") from None
     entries = document.get("keys") if isinstance(document, dict) else None
     if not isinstance(entries, list):
-        raise TokenConfigError(f"the JWKS file {path} has no 'keys' list")
+        raise TokenConfigError(f"the JWKS file {path} has no 'keys' list", field="jwks_path")
     keys: dict[str, RSAPublicKey] = {}
     for entry in entries:
         if not _is_rs256_signing_jwk(entry):
             continue
         kid: str = entry["kid"]
         if kid in keys:
-            raise TokenConfigError(f"the JWKS file {path} has two keys with kid {kid!r}")
+            raise TokenConfigError(
+                f"the JWKS file {path} has two keys with kid {kid!r}", field="jwks_path"
+            )
         if "d" in entry:
             raise TokenConfigError(
-                f"the JWKS key {kid!r} in {path} is a private key; give the API only public keys"
+                f"the JWKS key {kid!r} in {path} is a private key; give the API only public keys",
+                field="jwks_path",
             )
         try:
             key = RSAAlgorithm.from_jwk(entry)
         except (jwt.InvalidKeyError, ValueError, TypeError):
-            raise TokenConfigError(f"the JWKS key {kid!r} in {path} is not an RSA key") from None
-        keys[kid] = _strong_rsa_key(key, f"the JWKS key {kid!r}")
+            raise TokenConfigError(
+                f"the JWKS key {kid!r} in {path} is not an RSA key", field="jwks_path"
+            ) from None
+        keys[kid] = _strong_rsa_key(key, f"the JWKS key {kid!r}", field="jwks_path")
     if not keys:
-        raise TokenConfigError(f"the JWKS file {path} has no RS256 signing key with a kid")
+        raise TokenConfigError(
+            f"the JWKS file {path} has no RS256 signing key with a kid", field="jwks_path"
+        )
     return keys
 
 
@@ -309,12 +333,13 @@ def _is_rs256_signing_jwk(entry: object) -> TypeGuard[dict[str, Any]]:
     )
 
 
-def _strong_rsa_key(key: object, source: str) -> RSAPublicKey:
+def _strong_rsa_key(key: object, source: str, *, field: str) -> RSAPublicKey:
     if not isinstance(key, RSAPublicKey):
-        raise TokenConfigError(f"{source} is not an RSA public key, which RS256 needs")
+        raise TokenConfigError(f"{source} is not an RSA public key, which RS256 needs", field=field)
     if key.key_size < MIN_RSA_KEY_BITS:
         raise TokenConfigError(
             f"{source} is a {key.key_size}-bit RSA key; RS256 needs at least"
-            f" {MIN_RSA_KEY_BITS} bits"
+            f" {MIN_RSA_KEY_BITS} bits",
+            field=field,
         )
     return key

@@ -25,10 +25,10 @@ from typing import Annotated, Any, Literal, TypeVar, get_args
 from pydantic import (
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     JsonValue,
-    StrictInt,
     StringConstraints,
     ValidationError,
     field_validator,
@@ -38,6 +38,7 @@ from sqlalchemy import ColumnElement, Select, and_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from prosora_pipelines.lib.access.emails import normalized_email
 from prosora_pipelines.lib.appdb.models import (
     LearningPattern,
     PerformanceFeedback,
@@ -49,6 +50,7 @@ from prosora_pipelines.lib.appdb.models import (
     engagement_rate,
     utc_now,
 )
+from prosora_pipelines.lib.date_times import DATE_TIME_TEXT
 
 ContentFormat = Literal["linkedin_post", "x_thread", "blog_outline"]
 CONTENT_FORMATS: tuple[ContentFormat, ...] = get_args(ContentFormat)
@@ -58,7 +60,21 @@ MAX_IDS_PER_STATEMENT = 1000
 Phrase = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 MAX_COUNT = 2**31 - 1
 """The largest count the INTEGER columns hold on both backends."""
-Count = Annotated[StrictInt, Field(ge=0, le=MAX_COUNT)]
+
+
+def _whole_number(value: object) -> object:
+    """A count as JSON carries it: a whole number, ``40.0`` included (JSON Schema's
+    ``integer`` admits it), never a boolean, text or a fraction, which a lax int coerces."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("must be a whole number")
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError("must be a whole number")
+        return int(value)
+    return value
+
+
+Count = Annotated[int, Field(ge=0, le=MAX_COUNT), BeforeValidator(_whole_number)]
 JsonObject = dict[str, JsonValue]
 
 
@@ -177,12 +193,12 @@ def time_problem(value: datetime | None) -> str | None:
 
 
 class FeedbackRecord(_Input):
-    """Engagement a posted variant earned: whole, non-negative counts (booleans and floats
-    are refused rather than coerced) and a posting time with a timezone, in the years the
-    database stores."""
+    """Engagement a posted variant earned: whole, non-negative counts (booleans, text and
+    fractions are refused rather than coerced) and a posting time, written out with a
+    timezone, in the years the database stores."""
 
     platform: str = Field(min_length=1, max_length=32, pattern=r"^[a-z0-9_.-]+$")
-    posted_at: AwareDatetime
+    posted_at: Annotated[AwareDatetime, DATE_TIME_TEXT]
     impressions: Count
     reactions: Count
     comments: Count
@@ -234,11 +250,10 @@ def _insert_unique(session: Session, row: _Row, find_existing: Callable[[], _Row
 
 
 def normalize_email(email: str) -> str:
-    """The stored form of an email address (trimmed, lower case), or ``InvalidInputError``."""
-    normalized = email.strip().lower()
-    local, at, domain = normalized.rpartition("@")
-    too_long = len(normalized) > 320
-    if not (at and local and domain) or too_long or any(c.isspace() for c in normalized):
+    """The stored form of an email address (``emails.normalized_email``), or
+    ``InvalidInputError``."""
+    normalized = normalized_email(email)
+    if normalized is None:
         raise InvalidInputError(f"invalid email address: {email!r}")
     return normalized
 
@@ -583,15 +598,14 @@ def history_page(
     """A page of the user's queries with their variants, newest first.
 
     ``format`` keeps the queries with at least one variant in that format; ``since`` and
-    ``until`` keep those created in ``[since, until)``. Pages are a keyset on (created_at,
+    ``until`` keep those created in ``[since, until)``, which is empty when ``until`` is
+    not after ``since``. Pages are a keyset on (created_at,
     id), so queries created in the same instant are neither skipped nor repeated and a page
     stays right while new queries arrive; the same filters should come with every cursor.
     """
     _check_limit(limit)
     _check_aware("since", since)
     _check_aware("until", until)
-    if since is not None and until is not None and since >= until:
-        raise InvalidInputError("invalid since/until: since must be before until")
     if format is not None and format not in CONTENT_FORMATS:
         raise InvalidInputError(f"invalid format {format!r}: must be one of {CONTENT_FORMATS}")
     statement = select(Query).where(Query.user_id == user.id)

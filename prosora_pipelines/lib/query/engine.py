@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Annotated, Any, Literal, Protocol
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.orm import Session, sessionmaker
@@ -35,6 +35,7 @@ from prosora_pipelines.lib.appdb.repository import (
     get_voice_profile,
     record_query,
 )
+from prosora_pipelines.lib.date_times import DATE_TIME_TEXT
 from prosora_pipelines.lib.embedding import Embedder
 from prosora_pipelines.lib.llm.chat import TokenUsage
 from prosora_pipelines.lib.query.analysis import QueryAnalysis, analyze_query
@@ -66,7 +67,9 @@ class QueryOptions(BaseModel):
         None, ge=1, le=20, description="Articles to draw on; default: by evidence level."
     )
     sources: list[str] = Field(default_factory=list, max_length=100)
-    since: AwareDatetime | None = Field(None, description="Only articles published since.")
+    since: Annotated[AwareDatetime, DATE_TIME_TEXT] | None = Field(
+        None, description="Only articles published since."
+    )
 
 
 class AnalysisRefiner(Protocol):
