@@ -6,6 +6,7 @@ stack trace or a secret:
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any
 
@@ -13,10 +14,19 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from prosora_pipelines.api.request_ids import current_request_id
+from prosora_pipelines.lib.appdb.engine import unavailability
 from prosora_pipelines.lib.appdb.repository import InvalidInputError, NotFoundError, time_problem
+
+logger = logging.getLogger(__name__)
+DATABASE_UNAVAILABLE = "database_unavailable"
+DATABASE_RETRY_AFTER_SECONDS = 5
+"""What a 503 for an unavailable app database asks clients to wait: about as long as the
+database timeouts, so a retry does not meet the same outage at once."""
 
 STATUS_CODES = {
     400: "bad_request",
@@ -62,12 +72,42 @@ class ApiError(Exception):
         *,
         details: list[Any] | None = None,
         headers: dict[str, str] | None = None,
+        code: str | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.details = details
         self.headers = headers or {}
+        self.code = code
+
+
+def database_unavailable_error(error: BaseException) -> ApiError | None:
+    """The 503 for an error that says the app database is unreachable or did not answer in
+    time (logged here, as one warning line), or None for any other error."""
+    reason = unavailability(error)
+    if reason is None:
+        return None
+    logger.warning("app database unavailable, answered 503: %s", reason)
+    return ApiError(
+        503,
+        "the app database is unavailable; retry after the Retry-After seconds",
+        headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+        code=DATABASE_UNAVAILABLE,
+    )
+
+
+UNAVAILABLE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    503: {
+        "model": ErrorEnvelope,
+        "description": (
+            "Unavailable: the app database is unreachable or too slow (code "
+            "`database_unavailable`, with Retry-After), or, for queries and search, there "
+            "is no usable article index (code `unavailable`)"
+        ),
+    }
+}
+"""For the routers whose routes use the app database (every authenticated one)."""
 
 
 def error_response(
@@ -75,10 +115,11 @@ def error_response(
     message: str,
     details: list[Any] | None = None,
     headers: dict[str, str] | None = None,
+    code: str | None = None,
 ) -> JSONResponse:
     body = ErrorEnvelope(
         error=ErrorBody(
-            code=STATUS_CODES.get(status, "error"),
+            code=code or STATUS_CODES.get(status, "error"),
             message=message,
             request_id=current_request_id(),
             details=details,
@@ -102,7 +143,15 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ApiError)
     async def _api_error(_request: Request, error: ApiError) -> JSONResponse:
-        return error_response(error.status, error.message, error.details, error.headers)
+        return error_response(error.status, error.message, error.details, error.headers, error.code)
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(PoolTimeoutError)
+    async def _database(request: Request, error: Exception) -> JSONResponse:
+        unavailable = database_unavailable_error(error)
+        if unavailable is None:
+            raise error  # a fault of ours (a missing table, say): the 500 path logs it
+        return await _api_error(request, unavailable)
 
     @app.exception_handler(NotFoundError)
     async def _not_found(_request: Request, error: NotFoundError) -> JSONResponse:
