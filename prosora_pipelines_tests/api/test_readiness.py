@@ -200,3 +200,23 @@ def test_with_the_database_hung_requests_end_in_503_within_the_timeouts(
     proxy.thaw()
     assert alice.get("/users/me/profile").status_code == 200
     assert _ready(api)[0] == 200
+
+
+def test_a_database_fault_of_ours_is_still_a_500(
+    make_api: MakeApi, database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Only unavailability is a 503: a missing table (a broken migration, say) is an
+    OperationalError on SQLite too, and must surface as the fault it is."""
+    api = make_api(database_url)
+    alice = ApiUser(api, "alice@example.com")
+    assert alice.get("/learning/patterns").status_code == 200
+    with api.app.state.context.database.begin() as connection:
+        connection.exec_driver_sql("DROP TABLE learning_patterns")
+    with caplog.at_level(logging.WARNING):
+        failed = alice.get("/learning/patterns")
+    assert_error(failed, 500, "internal_error")
+    assert "Retry-After" not in failed.headers
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == [
+        "unhandled "
+        + ("OperationalError" if database_url.startswith("sqlite") else "ProgrammingError")
+    ]
