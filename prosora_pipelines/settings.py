@@ -93,6 +93,15 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("PROSORA_DATABASE_URL", "DATABASE_URL"),
         description="App database URL (postgresql://...); unset means SQLite in PROSORA_HOME.",
     )
+    database_connect_timeout: int = Field(
+        3, ge=2, le=60, description="Seconds to open a PostgreSQL connection (at least 2)."
+    )
+    database_statement_timeout: float = Field(
+        5.0, gt=0, le=600, description="Seconds one app database statement may take."
+    )
+    database_pool_timeout: float = Field(
+        3.0, gt=0, le=60, description="Seconds a request waits for a free database connection."
+    )
     user_email: str = Field(
         "me@prosora.local", description="Whose profile and history the command line uses."
     )

@@ -30,7 +30,12 @@ from prosora_pipelines.lib.access.rate_limits import (
     RedisRateLimiter,
 )
 from prosora_pipelines.lib.access.tokens import TokenConfig, TokenConfigError, TokenVerifier
-from prosora_pipelines.lib.appdb.engine import database_url_for, make_engine, make_session_factory
+from prosora_pipelines.lib.appdb.engine import (
+    database_timeouts,
+    database_url_for,
+    make_engine,
+    make_session_factory,
+)
 from prosora_pipelines.lib.appdb.migrations import migrate
 from prosora_pipelines.lib.query.engine import QueryEngine
 from prosora_pipelines.lib.table_store import TableStore
@@ -147,7 +152,7 @@ def create_app(
     verifier = check_api_settings(settings)
     url = database_url_for(settings)
     migrate(url)
-    database = make_engine(url)
+    database = make_engine(url, timeouts=database_timeouts(settings))
     metrics = ApiMetrics()
     context = ApiContext(
         settings=settings,

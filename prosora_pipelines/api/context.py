@@ -11,9 +11,10 @@ import gc
 import logging
 import threading
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from prosora_pipelines.api.observability import ApiMetrics
@@ -22,9 +23,49 @@ from prosora_pipelines.lib.access.tokens import TokenVerifier
 from prosora_pipelines.lib.appdb.engine import reading
 from prosora_pipelines.lib.query.engine import QueryEngine
 from prosora_pipelines.lib.table_store import TableStore
+from prosora_pipelines.lib.vector_store import IndexUnavailableError
 from prosora_pipelines.settings import Settings
 
 log = logging.getLogger(__name__)
+READY_DATABASE_BUDGET_SECONDS = 1.0
+"""How long /ready waits for the app database to answer before calling it not ready."""
+
+
+class DatabaseProbe:
+    """Whether the app database answers, known within ``budget_seconds`` whatever the
+    database does. Each check runs on a thread of its own and the caller waits for it at
+    most the budget; while a check is still waiting on a database that answers nothing
+    (until the engine's own timeouts end it), later callers wait on that same check instead
+    of starting another, so probes never pile up threads or connections."""
+
+    def __init__(self, database: Engine, budget_seconds: float) -> None:
+        self.database = database
+        self.budget_seconds = budget_seconds
+        self._lock = threading.Lock()
+        self._running: Future[str | None] | None = None
+
+    def problem(self) -> str | None:
+        """What is wrong with the app database, or None when it answered in time."""
+        with self._lock:
+            if self._running is None or self._running.done():
+                self._running = Future()
+                threading.Thread(
+                    target=self._check, args=(self._running,), name="database-probe", daemon=True
+                ).start()
+            running = self._running
+        try:
+            return running.result(timeout=self.budget_seconds)
+        except TimeoutError:
+            return f"app database did not answer within {self.budget_seconds:g} s"
+
+    def _check(self, result: Future[str | None]) -> None:
+        try:
+            with self.database.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except Exception as error:  # any failure means not ready; the type says which
+            result.set_result(f"app database unreachable ({type(error).__name__})")
+        else:
+            result.set_result(None)
 
 
 @dataclass
@@ -38,6 +79,7 @@ class ApiContext:
     tables: TableStore
     build_query_engine: Callable[[], QueryEngine]
     reads: sessionmaker[Session] = field(init=False)
+    database_probe: DatabaseProbe = field(init=False)
     _query_engine: QueryEngine | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _warm_up_started: bool = False
@@ -45,6 +87,7 @@ class ApiContext:
 
     def __post_init__(self) -> None:
         self.reads = reading(self.sessions)
+        self.database_probe = DatabaseProbe(self.database, READY_DATABASE_BUDGET_SECONDS)
 
     def query_engine(self) -> QueryEngine:
         """The shared engine, built on first use (loading the model takes seconds)."""
@@ -74,7 +117,7 @@ class ApiContext:
             # every full collection walked them all, pausing each request in the process for
             # 100-350 ms. Frozen, they are left out of collections from now on.
             gc.freeze()
-        except LookupError as error:  # no index yet: requests answer 503 until there is one
+        except IndexUnavailableError as error:  # requests answer 503 until there is one
             log.warning("query engine not built at start: %s", error)
         except Exception:  # requests retry the build and answer with its error
             log.exception("query engine could not be built at start")

@@ -6,6 +6,7 @@ stack trace or a secret:
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any
 
@@ -13,11 +14,20 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Mount
 
 from prosora_pipelines.api.request_ids import current_request_id
+from prosora_pipelines.lib.appdb.engine import unavailability
 from prosora_pipelines.lib.appdb.repository import InvalidInputError, NotFoundError, time_problem
+
+logger = logging.getLogger(__name__)
+DATABASE_UNAVAILABLE = "database_unavailable"
+DATABASE_RETRY_AFTER_SECONDS = 5
+"""What a 503 for an unavailable app database asks clients to wait: about as long as the
+database timeouts, so a retry does not meet the same outage at once."""
 
 STATUS_CODES = {
     400: "bad_request",
@@ -61,13 +71,25 @@ def common_error_responses() -> dict[int | str, dict[str, Any]]:
     }
 
 
+UNAVAILABLE = (
+    "Unavailable: the app database is unreachable or too slow (code "
+    "`database_unavailable`, with Retry-After), or, for queries and search, there "
+    "is no usable article index (code `unavailable`)"
+)
+UNAVAILABLE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    503: {"model": ErrorEnvelope, "description": UNAVAILABLE}
+}
+"""For the routers whose routes use the app database (every authenticated one)."""
+
+
 def json_error_responses() -> dict[int | str, dict[str, Any]]:
     """The same for a route whose success is not JSON (an event stream): FastAPI documents
-    a response model under the route's own media type, but errors are the JSON envelope."""
+    a response model under the route's own media type, but errors are the JSON envelope.
+    Such a route uses the app database, so its 503 is listed too."""
     envelope = {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}
     return {
         status: {"description": description, "content": {"application/json": envelope}}
-        for status, description in COMMON_ERRORS.items()
+        for status, description in {**COMMON_ERRORS, 503: UNAVAILABLE}.items()
     }
 
 
@@ -106,12 +128,29 @@ class ApiError(Exception):
         *,
         details: list[Any] | None = None,
         headers: dict[str, str] | None = None,
+        code: str | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.details = details
         self.headers = headers or {}
+        self.code = code
+
+
+def database_unavailable_error(error: BaseException) -> ApiError | None:
+    """The 503 for an error that says the app database is unreachable or did not answer in
+    time (logged here, as one warning line), or None for any other error."""
+    reason = unavailability(error)
+    if reason is None:
+        return None
+    logger.warning("app database unavailable, answered 503: %s", reason)
+    return ApiError(
+        503,
+        "the app database is unavailable; retry after the Retry-After seconds",
+        headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+        code=DATABASE_UNAVAILABLE,
+    )
 
 
 def error_response(
@@ -119,10 +158,11 @@ def error_response(
     message: str,
     details: list[Any] | None = None,
     headers: dict[str, str] | None = None,
+    code: str | None = None,
 ) -> JSONResponse:
     body = ErrorEnvelope(
         error=ErrorBody(
-            code=STATUS_CODES.get(status, "error"),
+            code=code or STATUS_CODES.get(status, "error"),
             message=message,
             request_id=current_request_id(),
             details=details,
@@ -146,7 +186,15 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ApiError)
     async def _api_error(_request: Request, error: ApiError) -> JSONResponse:
-        return error_response(error.status, error.message, error.details, error.headers)
+        return error_response(error.status, error.message, error.details, error.headers, error.code)
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(PoolTimeoutError)
+    async def _database(request: Request, error: Exception) -> JSONResponse:
+        unavailable = database_unavailable_error(error)
+        if unavailable is None:
+            raise error  # a fault of ours (a missing table, say): the 500 path logs it
+        return await _api_error(request, unavailable)
 
     @app.exception_handler(NotFoundError)
     async def _not_found(_request: Request, error: NotFoundError) -> JSONResponse:

@@ -90,11 +90,6 @@ def _client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def limit_by_ip(request: Request, response: Response, context: Context) -> None:
-    """For routes without a user: one unit per request from the caller's IP address."""
-    response.headers.update(spend(context, request, f"ip:{_client_ip(request)}", 1))
-
-
 # Declares the scheme in the OpenAPI document (the docs' Authorize button); the checks and
 # the 401 envelope are ours, so it never answers by itself.
 bearer_scheme = HTTPBearer(auto_error=False, description="A JWT; `prosora token create`.")

@@ -30,8 +30,12 @@ naming the same field are an error. Values:
 - ``platform``: a short lower-case name such as ``linkedin`` or ``x`` (case is folded).
 - ``posted_at``: ISO 8601 with a timezone (``2026-01-05T09:00:00+01:00``, ``...Z``). A
   time without one is refused rather than guessed, since exports are in the exporting
-  user's local time; a time after the import is refused too.
+  user's local time; a time after the import, or before the variant was drafted, is
+  refused too (``posting_time_problem``).
 - counts: whole, non-negative numbers; thousands separators (``1,234``) are accepted.
+  Reactions, comments and shares together may not exceed impressions (``FeedbackRecord``).
+- no cell may hold a control character other than tab, line feed and carriage return
+  (``text_problem``, the app database's rule for stored text).
 
 The file is UTF-8, with or without a byte-order mark (what spreadsheet programs write).
 The rows are stored by ``record_feedback_batch``, under ``record_feedback``'s rules, so a
@@ -46,7 +50,7 @@ import csv
 import io
 import re
 import uuid
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
@@ -58,8 +62,10 @@ from prosora_pipelines.lib.appdb.models import User, utc_now
 from prosora_pipelines.lib.appdb.repository import (
     FeedbackRecord,
     InvalidInputError,
-    owned_variant_ids,
+    owned_variants_drafted_at,
+    posting_time_problem,
     record_feedback_batch,
+    text_problem,
 )
 
 COLUMN_ALIASES: Mapping[str, tuple[str, ...]] = {
@@ -191,6 +197,10 @@ class _Row:
         if index is None:
             return None
         raw = self.cells[index].strip() if index < len(self.cells) else ""
+        problem = text_problem(raw)
+        if problem is not None:
+            self.errors.append(RowError(self.line, self.column(field), problem))
+            return None
         if not raw:
             if field not in OPTIONAL_COLUMNS:
                 self.errors.append(RowError(self.line, self.column(field), "missing value"))
@@ -219,7 +229,11 @@ class _Row:
             )
         except ValidationError as error:
             self.errors.extend(
-                RowError(self.line, self.column(str(problem["loc"][0])), problem["msg"])
+                RowError(
+                    self.line,
+                    self.column(str(problem["loc"][0])) if problem["loc"] else None,
+                    problem["msg"].removeprefix("Value error, "),
+                )
                 for problem in error.errors()
             )
             return None
@@ -299,27 +313,23 @@ def parse_feedback_csv(data: bytes, *, max_rows: int = MAX_ROWS) -> list[ParsedR
 
 def _problems(
     rows: Iterable[ParsedRow],
-    owned: Collection[uuid.UUID],
+    drafted_at: Mapping[uuid.UUID, datetime],
     headers: Mapping[str, str],
     now: datetime,
 ) -> list[RowError]:
     problems = []
     first_line: dict[tuple[uuid.UUID, str, datetime], int] = {}
     for row in rows:
-        if row.variant_id not in owned:
+        if row.variant_id not in drafted_at:
             problems.append(
                 RowError(
                     row.line, headers["variant_id"], f"variant {row.variant_id} does not exist"
                 )
             )
-        if row.feedback.posted_at > now:
-            problems.append(
-                RowError(
-                    row.line,
-                    headers["posted_at"],
-                    f"{row.feedback.posted_at.isoformat()} is in the future",
-                )
-            )
+        else:
+            problem = posting_time_problem(row.feedback.posted_at, drafted_at[row.variant_id], now)
+            if problem is not None:
+                problems.append(RowError(row.line, headers["posted_at"], problem))
         key = (row.variant_id, row.feedback.platform, row.feedback.posted_at)
         if key in first_line:
             problems.append(
@@ -343,15 +353,15 @@ def import_feedback(
 ) -> ImportReport:
     """Store every row of a feedback file for the user's variants, or nothing.
 
-    Any problem (a malformed file or value, a variant that is not the user's, a post after
-    ``now``, a post twice) raises ``FeedbackImportError`` with all of them before anything is
-    written. The rows are written in a savepoint, so even an unexpected database error leaves
-    the caller's transaction as it was.
+    Any problem (a malformed file or value, a variant that is not the user's, a posting time
+    that does not fit the variant, a post twice) raises ``FeedbackImportError`` with all of
+    them before anything is written. The rows are written in a savepoint, so even an
+    unexpected database error leaves the caller's transaction as it was.
     """
     now = now or utc_now()
     parsed = _parse(data, max_rows)
-    owned = owned_variant_ids(session, user, {row.variant_id for row in parsed.rows})
-    errors = parsed.errors + _problems(parsed.rows, owned, parsed.headers, now)
+    drafted_at = owned_variants_drafted_at(session, user, {row.variant_id for row in parsed.rows})
+    errors = parsed.errors + _problems(parsed.rows, drafted_at, parsed.headers, now)
     if errors:
         raise FeedbackImportError(errors)
     with session.begin_nested():

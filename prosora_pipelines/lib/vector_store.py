@@ -110,11 +110,19 @@ def write_manifest(tables: TableStore, manifest: IndexManifest) -> None:
     tables.write_document(MANIFEST_DOCUMENT, manifest.to_json())
 
 
+class IndexUnavailableError(LookupError):
+    """There is no article index readers can use: none was built yet, or the current one was
+    built by another embedding model. A ``LookupError`` for callers that only say "not
+    found"; its own type, so a ``KeyError`` from a bug is never mistaken for it."""
+
+
 def open_current_table(home: Path) -> Any:
-    """The chunk table readers use now; raises LookupError before the first index run."""
+    """The chunk table readers use now; ``IndexUnavailableError`` before the first index run."""
     manifest = read_manifest(TableStore(home))
     if manifest is None:
-        raise LookupError(f"no article index under {home}: materialize article_index first")
+        raise IndexUnavailableError(
+            f"no article index under {home}: materialize article_index first"
+        )
     return ArticleIndex(home / "lancedb").open(manifest.table)
 
 
@@ -132,10 +140,11 @@ class CurrentIndex:
         self._open: tuple[str, Any] | None = None
 
     def table(self) -> tuple[Any, IndexManifest]:
-        """The current table and its manifest; LookupError before the first index run."""
+        """The current table and its manifest; ``IndexUnavailableError`` before the first
+        index run."""
         manifest = read_manifest(self._tables)
         if manifest is None:
-            raise LookupError(
+            raise IndexUnavailableError(
                 f"no article index under {self._tables.home}: materialize article_index first"
             )
         if self._open is None or self._open[0] != manifest.table:

@@ -34,7 +34,8 @@ from prosora_pipelines_tests.api.conftest import (
 )
 
 PHASES = {"analysis", "evidence", "voice", "drafting", "prediction", "persistence"}
-POSTED_AT = (datetime.now(UTC) - timedelta(days=2)).replace(microsecond=0)
+# Shortly before the variants are drafted: feedback may not predate its draft by a day.
+POSTED_AT = (datetime.now(UTC) - timedelta(hours=1)).replace(microsecond=0)
 CSV_HEADER = "variant_id,platform,posted_at,impressions,reactions,comments,shares,clicks\n"
 
 
@@ -383,7 +384,7 @@ def test_a_feedback_csv_is_imported_whole_or_not_at_all(
     assert before["overall"]["count"] == 3
 
     broken = _csv(
-        _row(second, 900, 9, posted_at="2026-01-05T09:00:00+00:00"),
+        _row(second, 900, 9, posted_at=(POSTED_AT + timedelta(minutes=1)).isoformat()),
         _row(first, -5, 1),
         _row(str(uuid.uuid4()), 10, 1),
         _row(third, 10, 1, posted_at="2026-01-05T09:00:00"),

@@ -22,7 +22,7 @@ from prosora_pipelines_tests.api.conftest import (
     assert_error,
 )
 
-POSTED_AT = (datetime.now(UTC) - timedelta(days=1)).replace(microsecond=0).isoformat()
+POSTED_AT = (datetime.now(UTC) - timedelta(hours=1)).replace(microsecond=0).isoformat()
 CSV_HEADER = "variant_id,platform,posted_at,impressions,reactions,comments,shares\n"
 # Every route with a path parameter; a new one must be added to the tests below.
 ID_ROUTES = {

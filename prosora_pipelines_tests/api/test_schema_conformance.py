@@ -4,6 +4,7 @@ is pinned here with the exact request, so a regression names itself."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -13,7 +14,8 @@ from prosora_pipelines_tests.api.conftest import API, Api, ApiUser, assert_error
 
 FEEDBACK = {
     "platform": "linkedin",
-    "posted_at": "2026-11-20T09:00:00Z",
+    # Within the day before the variant is drafted, as a posting time may be.
+    "posted_at": (datetime.now(UTC) - timedelta(hours=1)).isoformat(),
     "impressions": 1000,
     "reactions": 40,
     "comments": 3,

@@ -29,6 +29,7 @@ from prosora_pipelines.lib.feedback_import import (
 )
 
 NOW = datetime(2026, 2, 1, 12, 0, tzinfo=UTC)
+DRAFTED_AT = NOW - timedelta(days=30)
 HEADER = "variant_id,platform,posted_at,impressions,reactions,comments,shares,clicks"
 VARIANT = uuid.UUID("0b6f1c2e-4a53-4d7e-9a1f-3c5b7d9e1f20")
 
@@ -59,6 +60,7 @@ def _variants(session: Session, user: User, count: int = 2) -> list[Variant]:
         {
             "text": "AI regulation",
             "processing_time_ms": 5.0,
+            "created_at": DRAFTED_AT,
             "variants": [
                 {"format": "linkedin_post", "text": f"draft {index}", "model_version": "gen-1"}
                 for index in range(count)
@@ -186,6 +188,43 @@ def test_error_messages_say_what_is_wrong() -> None:
     assert str(caught.value).startswith("invalid feedback file, nothing imported: 4 errors: line 2")
 
 
+def test_control_characters_and_impossible_figures_are_refused_by_line() -> None:
+    data = _file(
+        HEADER,
+        _line(platform="link\x00edin"),
+        _line(counts="1000,30,5,5,6\x1b0"),
+        _line(counts="10,8,2,1,0"),
+        _line(counts="0,0,0,1,0"),
+        _line(counts="10,8,2,0,0"),
+    )
+    with pytest.raises(FeedbackImportError) as caught:
+        parse_feedback_csv(data)
+    assert [str(error) for error in caught.value.errors] == [
+        "line 2, column platform: contains a control character (U+0000) at position 5",
+        "line 3, column clicks: contains a control character (U+001B) at position 2",
+        "line 4: reactions, comments and shares add up to 11, more than the 10 impressions:"
+        " every interaction comes from an impression",
+        "line 5: reactions, comments and shares add up to 1, more than the 0 impressions:"
+        " every interaction comes from an impression",
+    ]
+
+
+def test_posts_dated_before_their_variant_was_drafted_are_refused(session: Session) -> None:
+    user = get_or_create_user(session, "ada@example.com", "Ada")
+    variant = _variants(session, user, count=1)[0]
+    session.commit()
+    early = (DRAFTED_AT - timedelta(days=2)).isoformat()
+    same_day = (DRAFTED_AT - timedelta(hours=9)).isoformat()
+    data = _file(HEADER, _line(variant.id, posted_at=early), _line(variant.id, posted_at=same_day))
+    with pytest.raises(FeedbackImportError) as caught:
+        import_feedback(session, user, data, now=NOW)
+    assert [str(error) for error in caught.value.errors] == [
+        f"line 2, column posted_at: posted_at {early} is before the variant was drafted"
+        f" ({DRAFTED_AT.isoformat()})"
+    ]
+    assert _stored(session) == 0
+
+
 def test_errors_name_the_column_as_the_file_spells_it() -> None:
     data = _file("Variant,Platform,Date,Impressions,Likes,Replies,Reposts", _line(counts="1,x,1,1"))
     with pytest.raises(FeedbackImportError) as caught:
@@ -307,7 +346,7 @@ def test_one_bad_row_stores_nothing_and_every_problem_is_listed(session: Session
     assert [str(error) for error in caught.value.errors] == [
         f"line 4, column variant_id: variant {theirs.id} does not exist",
         f"line 5, column variant_id: variant {missing} does not exist",
-        "line 6, column posted_at: 2026-02-01T12:00:01+00:00 is in the future",
+        "line 6, column posted_at: posted_at 2026-02-01T12:00:01+00:00 is in the future",
         "line 7: the same post (variant, platform and posted_at) as line 2",
         "line 8, column reactions: '-1' is negative",
     ]

@@ -107,6 +107,7 @@ def _query(
         {
             "text": "AI regulation",
             "processing_time_ms": 5.0,
+            "created_at": NOW - timedelta(days=30),
             "model_versions": versions,
             "variants": [
                 {

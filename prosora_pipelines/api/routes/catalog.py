@@ -7,12 +7,12 @@ from datetime import datetime
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from prosora_pipelines.api.errors import ApiError
+from prosora_pipelines.api.errors import UNAVAILABLE_RESPONSES, ApiError
 from prosora_pipelines.api.routes import API_PREFIX
 from prosora_pipelines.api.security import Context, CurrentCaller
 from prosora_pipelines.lib.catalog import CatalogError, load_catalog
 
-router = APIRouter(prefix=API_PREFIX, tags=["catalog"])
+router = APIRouter(prefix=API_PREFIX, tags=["catalog"], responses=UNAVAILABLE_RESPONSES)
 
 
 class SourceOut(BaseModel):

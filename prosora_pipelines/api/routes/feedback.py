@@ -12,7 +12,7 @@ from fastapi import APIRouter, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
-from prosora_pipelines.api.errors import ApiError
+from prosora_pipelines.api.errors import UNAVAILABLE_RESPONSES, ApiError
 from prosora_pipelines.api.routes import API_PREFIX
 from prosora_pipelines.api.security import Context, CurrentCaller, user_of
 from prosora_pipelines.lib.appdb.repository import (
@@ -27,7 +27,9 @@ from prosora_pipelines.lib.feedback_import import (
 )
 from prosora_pipelines.lib.performance_analytics import performance_report
 
-router = APIRouter(prefix=API_PREFIX, tags=["feedback and learning"])
+router = APIRouter(
+    prefix=API_PREFIX, tags=["feedback and learning"], responses=UNAVAILABLE_RESPONSES
+)
 
 
 class FeedbackOut(BaseModel):

@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
-from sqlalchemy import text
 
 from prosora_pipelines.api.context import ApiContext
-from prosora_pipelines.api.security import Context, limit_by_ip
+from prosora_pipelines.api.security import Context
 from prosora_pipelines.lib.vector_store import ArticleIndex, read_manifest
 
+# None of these routes is rate limited: orchestrators and Prometheus call them from a few
+# addresses, often the same one as other clients, and a probe refused is a probe failed.
 router = APIRouter(tags=["operations"])
-# /health is not rate limited: a liveness probe must always answer, and it does no work.
-LIMITED = [Depends(limit_by_ip)]
 
 
 class Health(BaseModel):
@@ -39,19 +39,10 @@ async def health() -> Health:
     return Health(status="ok")
 
 
-def _database_problem(context: ApiContext) -> str | None:
-    try:
-        with context.database.connect() as connection:
-            connection.execute(text("SELECT 1"))
-    except Exception as error:  # any failure means not ready; the type says which
-        return f"app database unreachable ({type(error).__name__})"
-    return None
-
-
 def readiness(context: ApiContext) -> Readiness:
     """What /ready reports: database, vector store and index freshness."""
     problems: list[str] = []
-    database_problem = _database_problem(context)
+    database_problem = context.database_probe.problem()
     if database_problem:
         problems.append(database_problem)
     if context.warming:
@@ -82,18 +73,20 @@ def readiness(context: ApiContext) -> Readiness:
 
 @router.get(
     "/ready",
-    dependencies=LIMITED,
     response_model=Readiness,
     summary="Ready to serve: database reachable, index present and fresh",
     responses={503: {"model": Readiness, "description": "Not ready, with the reasons"}},
 )
-def ready(context: Context) -> Response:
-    report = readiness(context)
+async def ready(context: Context) -> Response:
+    # On the event loop's own threads, not the pool request handlers share: when the
+    # database stops answering, those handlers hold the pool's threads for their timeouts,
+    # and the probe must still answer within its budget.
+    report = await asyncio.to_thread(readiness, context)
     return JSONResponse(
         report.model_dump(mode="json"), status_code=200 if not report.problems else 503
     )
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response, dependencies=LIMITED)
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
 def metrics(context: Context) -> Response:
     return Response(generate_latest(context.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from prosora_pipelines.api.errors import UNAVAILABLE_RESPONSES
 from prosora_pipelines.api.routes import API_PREFIX
 from prosora_pipelines.api.security import Context, CurrentCaller, user_of
 from prosora_pipelines.lib.appdb.repository import (
@@ -13,7 +14,7 @@ from prosora_pipelines.lib.appdb.repository import (
     upsert_voice_profile,
 )
 
-router = APIRouter(prefix=API_PREFIX, tags=["profile"])
+router = APIRouter(prefix=API_PREFIX, tags=["profile"], responses=UNAVAILABLE_RESPONSES)
 
 
 @router.get(

@@ -18,13 +18,20 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from prosora_pipelines.api.context import ApiContext
-from prosora_pipelines.api.errors import ApiError, check_time, json_error_responses
+from prosora_pipelines.api.errors import (
+    UNAVAILABLE_RESPONSES,
+    ApiError,
+    check_time,
+    database_unavailable_error,
+    json_error_responses,
+)
 from prosora_pipelines.api.routes import API_PREFIX
 from prosora_pipelines.api.security import Context, CurrentCaller, GeneratingCaller, user_of
 from prosora_pipelines.lib.appdb.models import Query as StoredQueryRow
 from prosora_pipelines.lib.appdb.repository import (
     MAX_HISTORY_PAGE,
     ContentFormat,
+    StorableText,
     delete_query,
     get_query,
     history_page,
@@ -38,8 +45,9 @@ from prosora_pipelines.lib.query.engine import (
     QueryProgress,
     QueryResult,
 )
+from prosora_pipelines.lib.vector_store import IndexUnavailableError
 
-router = APIRouter(prefix=API_PREFIX, tags=["queries"])
+router = APIRouter(prefix=API_PREFIX, tags=["queries"], responses=UNAVAILABLE_RESPONSES)
 logger = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 15.0
 
@@ -59,7 +67,7 @@ class QueryRequest(BaseModel):
         },
     )
 
-    text: str = Field(min_length=1, max_length=MAX_QUERY_CHARACTERS)
+    text: StorableText = Field(min_length=1, max_length=MAX_QUERY_CHARACTERS)
     options: QueryOptions = Field(default_factory=QueryOptions)
 
     @field_validator("options")
@@ -125,15 +133,21 @@ def _answer(
     body: QueryRequest,
     progress: QueryProgress | None = None,
 ) -> QueryResult:
-    engine = context.query_engine()
+    try:
+        engine = context.query_engine()
+    except IndexUnavailableError as error:
+        raise ApiError(503, str(error)) from None
     started = time.perf_counter()
     try:
         result = engine.process_query(caller_id, body.text, body.options, progress)
     except QueryFailedError as error:
-        if isinstance(error.__cause__, LookupError):  # no article index (yet)
+        if isinstance(error.__cause__, IndexUnavailableError):
             raise ApiError(
                 503, f"{error.__cause__} (stored as failed query {error.query_id})"
             ) from None
+        unavailable = database_unavailable_error(error.__cause__ or error)
+        if unavailable is not None:
+            raise unavailable from None
         logger.error("query %s failed", error.query_id, exc_info=error.__cause__)
         raise ApiError(
             500,
@@ -195,6 +209,10 @@ async def ask_streaming(
         except ApiError as error:
             emit("error", {"status": error.status, "message": error.message})
         except Exception as error:  # reported as an error event; the details go to the log
+            unavailable = database_unavailable_error(error)
+            if unavailable is not None:
+                emit("error", {"status": unavailable.status, "message": unavailable.message})
+                return
             logger.error("query stream failed", exc_info=error)
             emit("error", {"status": 500, "message": f"internal error ({type(error).__name__})"})
         else:

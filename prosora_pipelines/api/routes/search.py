@@ -9,13 +9,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from prosora_pipelines.api.errors import ApiError, check_time
+from prosora_pipelines.api.errors import UNAVAILABLE_RESPONSES, ApiError, check_time
 from prosora_pipelines.api.routes import API_PREFIX
 from prosora_pipelines.api.security import Context, CurrentCaller
 from prosora_pipelines.lib.date_times import DATE_TIME_TEXT
 from prosora_pipelines.lib.search import SearchFilters, SearchHit, SearchMode, search_articles
+from prosora_pipelines.lib.vector_store import IndexUnavailableError
 
-router = APIRouter(prefix=API_PREFIX, tags=["articles"])
+router = APIRouter(prefix=API_PREFIX, tags=["articles"], responses=UNAVAILABLE_RESPONSES)
 MAX_K = 50
 MAX_QUERY_CHARACTERS = 500
 
@@ -93,11 +94,11 @@ def search(
 ) -> SearchResults:
     check_time("since", since)
     check_time("until", until)
-    engine = context.query_engine()
-    started = time.perf_counter()
     try:
+        engine = context.query_engine()
+        started = time.perf_counter()
         table, _ = engine.index.table()
-    except LookupError as error:
+    except IndexUnavailableError as error:
         raise ApiError(503, str(error)) from None
     vector = engine.embedder.encode_query(q) if mode != SearchMode.FULL_TEXT else None
     hits = search_articles(

@@ -16,24 +16,29 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 import uuid
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal, TypeVar, get_args
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
+    GetJsonSchemaHandler,
     JsonValue,
     StringConstraints,
     ValidationError,
     field_validator,
     model_validator,
 )
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 from sqlalchemy import ColumnElement, Select, and_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
@@ -57,7 +62,54 @@ CONTENT_FORMATS: tuple[ContentFormat, ...] = get_args(ContentFormat)
 MAX_HISTORY_PAGE = 100
 MAX_IDS_PER_STATEMENT = 1000
 
-Phrase = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+# Characters no stored text may hold: the C0 and C1 control characters but tab, line feed
+# and carriage return. PostgreSQL cannot store NUL in text at all and SQLite can, so a NUL
+# would behave differently on the two backends; the others are invisible in every display
+# and only ever arrive by mistake (or to confuse a reader).
+_CONTROL_CHARACTERS = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
+STORABLE_TEXT_PATTERN = f"^[^{_CONTROL_CHARACTERS}]*$"
+_CONTROL_CHARACTER = re.compile(rf"[{_CONTROL_CHARACTERS}\ud800-\udfff]")
+
+
+def text_problem(value: str) -> str | None:
+    """Why ``value`` cannot be stored as text, or None when it can: a control character
+    (see above), or half of a UTF-16 surrogate pair (JSON can spell one, but it is not a
+    character, and neither database driver can encode it)."""
+    found = _CONTROL_CHARACTER.search(value)
+    if found is None:
+        return None
+    kind = "an unpaired surrogate" if ord(found.group()) >= 0xD800 else "a control character"
+    return f"contains {kind} (U+{ord(found.group()):04X}) at position {found.start() + 1}"
+
+
+def _storable(value: str) -> str:
+    problem = text_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
+class _StorableTextSchema:
+    """Documents the rule in the JSON schema (the OpenAPI document) as a pattern, keeping
+    the field's other bounds; validation stays with ``_storable``, whose message says which
+    character and where."""
+
+    @staticmethod
+    def __get_pydantic_json_schema__(
+        schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        json_schema = handler(schema)
+        json_schema["pattern"] = STORABLE_TEXT_PATTERN
+        return json_schema
+
+
+StorableText = Annotated[str, AfterValidator(_storable), _StorableTextSchema()]
+"""Text the app database stores: every request and record field of free text is one, so a
+control character is refused (422 at the API, naming the field) before it reaches either
+backend."""
+Phrase = Annotated[
+    StorableText, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
+]
 MAX_COUNT = 2**31 - 1
 """The largest count the INTEGER columns hold on both backends."""
 
@@ -101,11 +153,11 @@ class VoiceProfileInput(_Input):
     case-insensitively (the first spelling wins), and no phrase may be both used and avoided.
     """
 
-    voice_description: str = Field(min_length=1, max_length=2000)
+    voice_description: StorableText = Field(min_length=1, max_length=2000)
     frameworks: list[Phrase] = Field(default_factory=list, max_length=20)
     phrases_to_use: list[Phrase] = Field(default_factory=list, max_length=50)
     phrases_to_avoid: list[Phrase] = Field(default_factory=list, max_length=50)
-    audience: str = Field(min_length=1, max_length=500)
+    audience: StorableText = Field(min_length=1, max_length=500)
     default_formats: list[ContentFormat] = Field(min_length=1, max_length=3)
 
     @field_validator("frameworks", "phrases_to_use", "phrases_to_avoid", "default_formats")
@@ -153,18 +205,18 @@ class VariantRecord(_Input):
     """One generated draft, as the engine hands it over."""
 
     format: ContentFormat
-    text: str = Field(min_length=1, max_length=20_000)
-    hook_type: str | None = Field(None, min_length=1, max_length=64)
+    text: StorableText = Field(min_length=1, max_length=20_000)
+    hook_type: StorableText | None = Field(None, min_length=1, max_length=64)
     citations: list[JsonObject] = Field(default_factory=list, max_length=100)
     predicted_engagement: float | None = Field(None, ge=0, le=1)
-    prediction_reasons: list[str] = Field(default_factory=list, max_length=20)
-    model_version: str = Field(min_length=1, max_length=200)
+    prediction_reasons: list[StorableText] = Field(default_factory=list, max_length=20)
+    model_version: StorableText = Field(min_length=1, max_length=200)
 
 
 class QueryRecord(_Input):
     """A whole answered query: what ``record_query`` stores in one go."""
 
-    text: str = Field(min_length=1, max_length=2000)
+    text: StorableText = Field(min_length=1, max_length=2000)
     options: JsonObject = Field(default_factory=dict)
     analysis: JsonObject = Field(default_factory=dict)
     results: JsonObject = Field(default_factory=dict)
@@ -194,8 +246,14 @@ def time_problem(value: datetime | None) -> str | None:
 
 class FeedbackRecord(_Input):
     """Engagement a posted variant earned: whole, non-negative counts (booleans, text and
-    fractions are refused rather than coerced) and a posting time, written out with a
-    timezone, in the years the database stores."""
+    fractions are refused rather than coerced), no more interactions than impressions, and a posting
+    time with a timezone, in the years the database stores.
+
+    Interactions are what the engagement rate counts (reactions, comments and shares; see
+    ``engagement_rate``): more of them than impressions is a rate above 100 %, which comes
+    from swapped or mistyped columns, and would skew every analysis that averages rates.
+    Whether the posting time fits the variant is ``posting_time_problem``'s rule.
+    """
 
     platform: str = Field(min_length=1, max_length=32, pattern=r"^[a-z0-9_.-]+$")
     posted_at: Annotated[AwareDatetime, DATE_TIME_TEXT]
@@ -217,6 +275,36 @@ class FeedbackRecord(_Input):
         if problem is not None:
             raise ValueError(problem)
         return value
+
+    @model_validator(mode="after")
+    def _possible_figures(self) -> FeedbackRecord:
+        interactions = self.reactions + self.comments + self.shares
+        if interactions > self.impressions:
+            raise ValueError(
+                f"reactions, comments and shares add up to {interactions}, more than the "
+                f"{self.impressions} impressions: every interaction comes from an impression"
+            )
+        return self
+
+
+POSTED_BEFORE_DRAFTED_TOLERANCE = timedelta(days=1)
+"""How long before its variant was drafted a post may say it was posted. Exports often give
+the day only, which a user writes as midnight (in their own timezone), before the moment
+that day the draft was made."""
+
+
+def posting_time_problem(posted_at: datetime, drafted_at: datetime, now: datetime) -> str | None:
+    """Why a post of a variant drafted at ``drafted_at`` cannot have been posted at
+    ``posted_at``, or None when it can: not after ``now`` (usually a wrong timezone), and not
+    before the draft existed (``POSTED_BEFORE_DRAFTED_TOLERANCE`` aside)."""
+    if posted_at > now:
+        return f"posted_at {posted_at.isoformat()} is in the future"
+    if posted_at < drafted_at - POSTED_BEFORE_DRAFTED_TOLERANCE:
+        return (
+            f"posted_at {posted_at.isoformat()} is before the variant was drafted "
+            f"({drafted_at.astimezone(UTC).isoformat(timespec='seconds')})"
+        )
+    return None
 
 
 _Model = TypeVar("_Model", bound=BaseModel)
@@ -270,6 +358,9 @@ def get_or_create_user(session: Session, email: str, name: str) -> User:
     name = name.strip()
     if not 1 <= len(name) <= 200:
         raise InvalidInputError("invalid user name: must be 1 to 200 characters")
+    problem = text_problem(name)
+    if problem is not None:
+        raise InvalidInputError(f"invalid user name: {problem}")
 
     def find() -> User | None:
         return find_user(session, email)
@@ -395,22 +486,23 @@ def _in_batches(ids: Collection[uuid.UUID]) -> Iterator[list[uuid.UUID]]:
         yield ordered[start : start + MAX_IDS_PER_STATEMENT]
 
 
-def _owned_variant_ids(user: User, batch: list[uuid.UUID]) -> Select[uuid.UUID]:
+def _owned_variants(user: User, batch: list[uuid.UUID]) -> Select[uuid.UUID, datetime]:
     return (
-        select(Variant.id)
+        select(Variant.id, Variant.created_at)
         .join(Variant.query)
         .where(Query.user_id == user.id, Variant.id.in_(batch))
         .order_by(Variant.id)
     )
 
 
-def owned_variant_ids(
+def owned_variants_drafted_at(
     session: Session, user: User, variant_ids: Collection[uuid.UUID]
-) -> set[uuid.UUID]:
-    """Which of ``variant_ids`` are variants of the user's queries."""
-    owned: set[uuid.UUID] = set()
+) -> dict[uuid.UUID, datetime]:
+    """When each of ``variant_ids`` that is a variant of the user's queries was drafted."""
+    owned: dict[uuid.UUID, datetime] = {}
     for batch in _in_batches(variant_ids):
-        owned.update(session.scalars(_owned_variant_ids(user, batch)))
+        rows = session.execute(_owned_variants(user, batch))
+        owned.update((variant_id, drafted) for variant_id, drafted in rows)
     return owned
 
 
@@ -454,36 +546,36 @@ def record_feedback_batch(
     the stored feedback is read, so concurrent writers for one post queue instead of both
     inserting; SQLite has one writer at a time anyway.
 
-    ``posted_at`` may not lie after ``now`` (the current time unless given): engagement of a
-    post that has not happened yet is a mistake in the input, usually a wrong timezone. A
-    variant that does not exist or is someone else's is a ``NotFoundError``.
+    ``posted_at`` must fit the variant (``posting_time_problem``: not after ``now``, the
+    current time unless given, nor before the variant was drafted). A variant that does not
+    exist or is someone else's is a ``NotFoundError``.
     """
     now = now or utc_now()
-    checked: list[tuple[uuid.UUID, FeedbackRecord]] = []
+    checked: list[tuple[uuid.UUID, FeedbackRecord, str]] = []
     for index, (variant_id, feedback) in enumerate(entries):
         what = "feedback" if len(entries) == 1 else f"feedback {index}"
         if not isinstance(feedback, FeedbackRecord):
             feedback = _validate(FeedbackRecord, feedback, what)
-        if feedback.posted_at > now:
-            raise InvalidInputError(
-                f"invalid {what}: posted_at {feedback.posted_at.isoformat()} is in the future"
-            )
-        checked.append((variant_id, feedback))
-    owned: set[uuid.UUID] = set()
+        checked.append((variant_id, feedback, what))
+    owned: dict[uuid.UUID, datetime] = {}
     stored: dict[tuple[uuid.UUID, str, datetime], PerformanceFeedback] = {}
-    for batch in _in_batches({variant_id for variant_id, _ in checked}):
-        owned.update(session.scalars(_owned_variant_ids(user, batch).with_for_update(of=Variant)))
+    for batch in _in_batches({variant_id for variant_id, _, _ in checked}):
+        locked = session.execute(_owned_variants(user, batch).with_for_update(of=Variant))
+        owned.update((variant_id, drafted) for variant_id, drafted in locked)
         for earlier in session.scalars(
             select(PerformanceFeedback)
             .where(PerformanceFeedback.variant_id.in_(batch))
             .order_by(PerformanceFeedback.recorded_at, PerformanceFeedback.id)
         ):
             stored[(earlier.variant_id, earlier.platform, earlier.posted_at)] = earlier
-    for variant_id, _ in checked:
+    for variant_id, feedback, what in checked:
         if variant_id not in owned:
             raise NotFoundError(f"variant {variant_id} does not exist")
+        problem = posting_time_problem(feedback.posted_at, owned[variant_id], now)
+        if problem is not None:
+            raise InvalidInputError(f"invalid {what}: {problem}")
     results = []
-    for variant_id, feedback in checked:
+    for variant_id, feedback, _ in checked:
         values = {
             **feedback.model_dump(),
             "engagement_rate": engagement_rate(

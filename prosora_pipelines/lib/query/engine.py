@@ -30,10 +30,12 @@ from prosora_pipelines.lib.appdb.repository import (
     InvalidInputError,
     NotFoundError,
     QueryRecord,
+    StorableText,
     VariantRecord,
     active_learning_patterns,
     get_voice_profile,
     record_query,
+    text_problem,
 )
 from prosora_pipelines.lib.date_times import DATE_TIME_TEXT
 from prosora_pipelines.lib.embedding import Embedder
@@ -47,7 +49,7 @@ from prosora_pipelines.lib.query.learned_preferences import preferences
 from prosora_pipelines.lib.query.prediction import EngagementPredictor, Prediction
 from prosora_pipelines.lib.query.voice import Voice
 from prosora_pipelines.lib.search import SearchFilters
-from prosora_pipelines.lib.vector_store import CurrentIndex
+from prosora_pipelines.lib.vector_store import CurrentIndex, IndexUnavailableError
 
 logger = logging.getLogger(__name__)
 PHASES = ("analysis", "evidence", "voice", "drafting", "prediction", "persistence")
@@ -66,7 +68,7 @@ class QueryOptions(BaseModel):
     max_evidence: int | None = Field(
         None, ge=1, le=20, description="Articles to draw on; default: by evidence level."
     )
-    sources: list[str] = Field(default_factory=list, max_length=100)
+    sources: list[StorableText] = Field(default_factory=list, max_length=100)
     since: Annotated[AwareDatetime, DATE_TIME_TEXT] | None = Field(
         None, description="Only articles published since."
     )
@@ -195,6 +197,9 @@ def _checked_query(
         raise InvalidInputError("invalid query: the text is empty")
     if len(text) > MAX_QUERY_CHARACTERS:
         raise InvalidInputError(f"invalid query: over {MAX_QUERY_CHARACTERS} characters")
+    problem = text_problem(text)
+    if problem is not None:
+        raise InvalidInputError(f"invalid query: the text {problem}")
     if isinstance(options, QueryOptions):
         return text, options
     try:
@@ -297,7 +302,7 @@ class QueryEngine:
         with clock.phase("evidence"):
             table, manifest = self.index.table()
             if manifest.model_version != self.embedder.info.version:
-                raise LookupError(
+                raise IndexUnavailableError(
                     f"the article index was built by {manifest.model_id}@{manifest.model_version},"
                     f" not the loaded {self.embedder.info.model_id}@{self.embedder.info.version}:"
                     " re-materialize article_index or change PROSORA_EMBEDDING_MODEL"

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from prosora_pipelines.lib.appdb.engine import database_url_for, make_engine, make_session_factory
+from prosora_pipelines.lib.appdb.engine import (
+    database_timeouts,
+    database_url_for,
+    make_engine,
+    make_session_factory,
+)
 from prosora_pipelines.lib.appdb.migrations import migrate
 from prosora_pipelines.lib.embedding import load_embedder
 from prosora_pipelines.lib.query.engine import AnalysisRefiner, QueryEngine
@@ -33,11 +38,11 @@ def engine_from_settings(
     settings: Settings, sessions: sessionmaker[Session] | None = None
 ) -> QueryEngine:
     """A ready engine: model loaded, app database migrated (or ``sessions`` of one the
-    caller already opened); ``LookupError`` when there is no article index yet."""
+    caller already opened); ``IndexUnavailableError`` when there is no article index yet."""
     if sessions is None:
         url = database_url_for(settings)
         migrate(url)
-        sessions = make_session_factory(make_engine(url))
+        sessions = make_session_factory(make_engine(url, timeouts=database_timeouts(settings)))
     generator, refiner = generator_from_settings(settings)
     engine = QueryEngine(
         embedder=load_embedder(

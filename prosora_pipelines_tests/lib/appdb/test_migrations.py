@@ -47,13 +47,15 @@ from prosora_pipelines.lib.appdb.repository import (
 from prosora_pipelines.settings import Settings
 
 POSTED = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+DRAFTED = datetime(2026, 1, 4, 9, 0, tzinfo=UTC)
 
 
 def _query_with_feedback(session: Session, user: User) -> Query:
     variant = VariantRecord(format="x_thread", text="1/ A thread.", model_version="extractive-1")
-    query = record_query(
-        session, user, QueryRecord(text="q", processing_time_ms=3.0, variants=[variant, variant])
+    record = QueryRecord(
+        text="q", processing_time_ms=3.0, created_at=DRAFTED, variants=[variant, variant]
     )
+    query = record_query(session, user, record)
     for stored in query.variants:
         record_feedback(
             session,

@@ -5,6 +5,7 @@ record a failed query rather than lose it."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -152,6 +153,15 @@ def test_bad_input_is_refused_with_the_reason(engine: QueryEngine, user_id: uuid
         engine.process_query(user_id, QUERY, {"variants_per_format": 9})
     with pytest.raises(InvalidInputError, match=r"formats\.0"):
         engine.process_query(user_id, QUERY, {"formats": ["tiktok"]})
+    # What a command line hands over from bytes that are not UTF-8 (surrogate escapes).
+    for text, character in (
+        ("AI\x00 act", "a control character (U+0000)"),
+        ("AI\udcff", "an unpaired surrogate (U+DCFF)"),
+    ):
+        with pytest.raises(InvalidInputError, match=re.escape(f"the text contains {character}")):
+            engine.process_query(user_id, text)
+    with pytest.raises(InvalidInputError, match=r"sources\.0: .*U\+0007"):
+        engine.process_query(user_id, QUERY, {"sources": ["bell\x07"]})
     with pytest.raises(NotFoundError):
         engine.process_query(uuid.uuid4(), QUERY)
     with engine.sessions() as session:
