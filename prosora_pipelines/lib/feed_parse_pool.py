@@ -1,0 +1,95 @@
+"""Where feed bodies are parsed: worker processes when there are many, else a worker thread.
+
+feedparser is pure Python, so threads parse one feed at a time under the GIL and an ingest
+of many feeds is bound by one core. Worker processes parse on every core, but cost a
+start-up (a fresh interpreter importing the parser) and a pickling of each body and its
+entries; they pay for themselves only over a batch of many feeds, so a few feeds are still
+parsed in a thread. The pool is started once per process and kept for later batches. Its
+workers come from a forkserver that has already imported the parser (never a fork of a
+process running threads, which can deadlock). If a worker dies, the pool is replaced and
+the bodies it held are parsed in threads, as they would have been without it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import TypeVar
+
+T = TypeVar("T")
+
+MIN_FEEDS_FOR_PROCESSES = 40
+"""Feeds in one batch from which parsing in worker processes beats one thread."""
+_PRELOADED = ["prosora_pipelines.lib.feed_parsing"]
+
+_lock = threading.Lock()
+_pool: ProcessPoolExecutor | None = None
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on (its affinity, not the machine's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _shared_pool() -> ProcessPoolExecutor:
+    global _pool
+    with _lock:
+        if _pool is None:
+            methods = multiprocessing.get_all_start_methods()
+            context = multiprocessing.get_context(
+                "forkserver" if "forkserver" in methods else "spawn"
+            )
+            if context.get_start_method() == "forkserver":
+                context.set_forkserver_preload(_PRELOADED)
+            _pool = ProcessPoolExecutor(max_workers=usable_cpus(), mp_context=context)
+        return _pool
+
+
+def _discard(pool: ProcessPoolExecutor) -> None:
+    global _pool
+    with _lock:
+        if _pool is pool:
+            _pool = None
+    pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _ready() -> None:
+    """Nothing: submitted once per worker so workers start while the network is busy."""
+
+
+class FeedParsePool:
+    """Runs parse calls for one batch of ``feeds`` feeds, in processes or in a thread."""
+
+    def __init__(self, feeds: int) -> None:
+        wanted = feeds >= MIN_FEEDS_FOR_PROCESSES and usable_cpus() > 1
+        self._pool = _shared_pool() if wanted else None
+
+    @property
+    def uses_processes(self) -> bool:
+        return self._pool is not None
+
+    def warm_up(self) -> None:
+        """Start the workers now rather than when the first body arrives."""
+        if self._pool is not None:
+            for _ in range(usable_cpus()):
+                self._pool.submit(_ready)
+
+    async def run(self, call: Callable[[], T]) -> T:
+        """``call()`` away from the event loop; ``call`` must pickle when processes are used."""
+        pool = self._pool
+        if pool is None:
+            return await asyncio.to_thread(call)
+        try:
+            return await asyncio.get_running_loop().run_in_executor(pool, call)
+        except BrokenProcessPool:
+            _discard(pool)
+            self._pool = None
+            return await asyncio.to_thread(call)
