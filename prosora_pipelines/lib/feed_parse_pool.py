@@ -4,10 +4,12 @@ feedparser is pure Python, so threads parse one feed at a time under the GIL and
 of many feeds is bound by one core. Worker processes parse on every core, but cost a
 start-up (a fresh interpreter importing the parser) and a pickling of each body and its
 entries; they pay for themselves only over a batch of many feeds, so a few feeds are still
-parsed in a thread. The pool is started once per process and kept for later batches. Its
-workers come from a forkserver that has already imported the parser (never a fork of a
-process running threads, which can deadlock). If a worker dies, the pool is replaced and
-the bodies it held are parsed in threads, as they would have been without it.
+parsed in a thread. Until the workers are up, bodies are parsed in a thread too, so a cold
+start never makes a batch slower than threads alone. The pool is started once per process
+and kept for later batches. Its workers are forked from a forkserver that has imported the
+parser and the main module once (never a fork of this process, whose threads can hold
+locks the child would wait on forever). If a worker dies, the pool is replaced and the
+bodies it held are parsed in threads, as they would have been without it.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import multiprocessing
 import os
 import threading
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import TypeVar
 
@@ -25,7 +27,9 @@ T = TypeVar("T")
 
 MIN_FEEDS_FOR_PROCESSES = 40
 """Feeds in one batch from which parsing in worker processes beats one thread."""
-_PRELOADED = ["prosora_pipelines.lib.feed_parsing"]
+# The main module too: workers import it anyway, and importing it once in the forkserver
+# spares every worker that cost.
+_PRELOADED = ["__main__", "prosora_pipelines.lib.feed_parsing"]
 
 _lock = threading.Lock()
 _pool: ProcessPoolExecutor | None = None
@@ -71,6 +75,7 @@ class FeedParsePool:
     def __init__(self, feeds: int) -> None:
         wanted = feeds >= MIN_FEEDS_FOR_PROCESSES and usable_cpus() > 1
         self._pool = _shared_pool() if wanted else None
+        self._started: list[Future[None]] = []
 
     @property
     def uses_processes(self) -> bool:
@@ -79,13 +84,15 @@ class FeedParsePool:
     def warm_up(self) -> None:
         """Start the workers now rather than when the first body arrives."""
         if self._pool is not None:
-            for _ in range(usable_cpus()):
-                self._pool.submit(_ready)
+            self._started = [self._pool.submit(_ready) for _ in range(usable_cpus())]
+
+    def _workers_up(self) -> bool:
+        return all(started.done() for started in self._started)
 
     async def run(self, call: Callable[[], T]) -> T:
         """``call()`` away from the event loop; ``call`` must pickle when processes are used."""
         pool = self._pool
-        if pool is None:
+        if pool is None or not self._workers_up():
             return await asyncio.to_thread(call)
         try:
             return await asyncio.get_running_loop().run_in_executor(pool, call)

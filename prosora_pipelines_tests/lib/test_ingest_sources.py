@@ -81,7 +81,9 @@ def test_many_feeds_parsed_in_processes_give_what_a_thread_gives(
             _source(n, server.add(f"/feeds/{n}.xml", Route(SAMPLE_FEEDS[n % 13].read_bytes())))
             for n in range(count)
         ]
-        assert FeedParsePool(len(sources)).uses_processes or feed_parse_pool.usable_cpus() < 2
+        warm = FeedParsePool(len(sources))
+        assert warm.uses_processes or feed_parse_pool.usable_cpus() < 2
+        asyncio.run(warm.run(os.getpid))  # workers up, so bodies go to them, not to a thread
         in_processes = _ingest(sources)
         monkeypatch.setattr(feed_parse_pool, "MIN_FEEDS_FOR_PROCESSES", 10**6)
         in_a_thread = _ingest(sources)
