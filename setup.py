@@ -76,6 +76,9 @@ setup(
             "mypy>=1.10",
             "types-PyYAML",
             "types-python-dateutil",
+            # Only benchmarks/parser_agreement.py, which compares them with feedparser.
+            "fastfeedparser>=0.6",
+            "feedparser-rs>=0.7",
         ],
     },
     entry_points={"console_scripts": ["prosora=prosora_pipelines.cli:app"]},
