@@ -2,11 +2,12 @@
 
 feedparser is pure Python, so threads parse one feed at a time under the GIL and an ingest
 of many feeds is bound by one core. Worker processes parse on every core, but cost a
-start-up (a fresh interpreter importing the parser) and a pickling of each body and its
-entries; they pay for themselves only over a batch of many feeds, so a few feeds are still
-parsed in a thread. Until the workers are up, bodies are parsed in a thread too, so a cold
-start never makes a batch slower than threads alone. The pool is started once per process
-and kept for later batches. Its workers are forked from a forkserver that has imported the
+start-up (a fresh interpreter importing the parser and the main module: a second or more of
+CPU) and a pickling of each body and its entries. So a batch starts the pool only when it is
+large enough to repay that start; once the pool runs, a smaller batch uses it too, and a
+few feeds are always parsed in a thread. Until the workers are up, bodies are parsed in a
+thread as well, so bodies never wait for a starting pool. The pool is started once per
+process and kept for later batches. Its workers are forked from a forkserver that has imported the
 parser and the main module once (never a fork of this process, whose threads can hold
 locks the child would wait on forever). If a worker dies, the pool is replaced and the
 bodies it held are parsed in threads, as they would have been without it.
@@ -26,7 +27,9 @@ from typing import TypeVar
 T = TypeVar("T")
 
 MIN_FEEDS_FOR_PROCESSES = 40
-"""Feeds in one batch from which parsing in worker processes beats one thread."""
+"""Feeds in one batch from which parsing in running worker processes beats one thread."""
+MIN_FEEDS_TO_START_PROCESSES = 300
+"""Feeds in one batch from which starting the worker processes first still pays."""
 # The main module too: workers import it anyway, and importing it once in the forkserver
 # spares every worker that cost.
 _PRELOADED = ["__main__", "prosora_pipelines.lib.feed_parsing"]
@@ -73,7 +76,8 @@ class FeedParsePool:
     """Runs parse calls for one batch of ``feeds`` feeds, in processes or in a thread."""
 
     def __init__(self, feeds: int) -> None:
-        wanted = feeds >= MIN_FEEDS_FOR_PROCESSES and usable_cpus() > 1
+        needed = MIN_FEEDS_FOR_PROCESSES if _pool is not None else MIN_FEEDS_TO_START_PROCESSES
+        wanted = feeds >= needed and usable_cpus() > 1
         self._pool = _shared_pool() if wanted else None
         self._started: list[Future[None]] = []
 

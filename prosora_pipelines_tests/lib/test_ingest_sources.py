@@ -63,13 +63,17 @@ def test_processes_only_for_batches_large_enough_and_a_dead_worker_is_survived()
     assert asyncio.run(few.run(os.getpid)) == os.getpid()
     if feed_parse_pool.usable_cpus() < 2:
         pytest.skip("one CPU: processes are never used")
-    many = FeedParsePool(feed_parse_pool.MIN_FEEDS_FOR_PROCESSES)
+    many = FeedParsePool(feed_parse_pool.MIN_FEEDS_TO_START_PROCESSES)
     assert asyncio.run(many.run(os.getpid)) != os.getpid()
+    # Once the workers run, a smaller batch is worth sending to them.
+    assert FeedParsePool(feed_parse_pool.MIN_FEEDS_FOR_PROCESSES).uses_processes
     # A worker that dies takes its pool down; its work is parsed in a thread instead.
     dying = FeedParsePool(feed_parse_pool.MIN_FEEDS_FOR_PROCESSES)
     call = functools.partial(_die_in_a_worker, os.getpid())
     assert asyncio.run(dying.run(call)) == "parsed in this process"
-    assert asyncio.run(FeedParsePool(100).run(os.getpid)) != os.getpid()
+    # The next large batch starts a new pool.
+    again = FeedParsePool(feed_parse_pool.MIN_FEEDS_TO_START_PROCESSES)
+    assert asyncio.run(again.run(os.getpid)) != os.getpid()
 
 
 def test_many_feeds_parsed_in_processes_give_what_a_thread_gives(
@@ -81,9 +85,9 @@ def test_many_feeds_parsed_in_processes_give_what_a_thread_gives(
             _source(n, server.add(f"/feeds/{n}.xml", Route(SAMPLE_FEEDS[n % 13].read_bytes())))
             for n in range(count)
         ]
-        warm = FeedParsePool(len(sources))
-        assert warm.uses_processes or feed_parse_pool.usable_cpus() < 2
-        asyncio.run(warm.run(os.getpid))  # workers up, so bodies go to them, not to a thread
+        starting = FeedParsePool(feed_parse_pool.MIN_FEEDS_TO_START_PROCESSES)
+        asyncio.run(starting.run(os.getpid))  # workers up, so bodies go to them, not to a thread
+        assert FeedParsePool(count).uses_processes or feed_parse_pool.usable_cpus() < 2
         in_processes = _ingest(sources)
         monkeypatch.setattr(feed_parse_pool, "MIN_FEEDS_FOR_PROCESSES", 10**6)
         in_a_thread = _ingest(sources)
