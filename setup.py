@@ -29,7 +29,9 @@ setup(
         "pyyaml>=6",
         "httpx>=0.27,<1",
         "certifi",
-        "tenacity>=8.2,<10",
+        # Retries in lib/fetching.py; 9 computes the next wait before the stop condition
+        # runs, which the fetch deadline needs.
+        "tenacity>=9.0,<10",
         # httpcore looks for sniffio on every request; without it each look is a failed
         # import that rescans sys.path (measured: a quarter of the fetcher's CPU time).
         "sniffio>=1.3",
