@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
+import threading
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -74,6 +75,40 @@ def test_processes_only_for_batches_large_enough_and_a_dead_worker_is_survived()
     # The next large batch starts a new pool.
     again = FeedParsePool(feed_parse_pool.MIN_FEEDS_TO_START_PROCESSES)
     assert asyncio.run(again.run(os.getpid)) != os.getpid()
+
+
+_in_this_process = {"now": 0, "most": 0}
+_counting = threading.Lock()
+
+
+def _parse_slowly() -> tuple[int, int]:
+    """Stands in for a parse: which process ran it, and the most running there at once."""
+    with _counting:
+        _in_this_process["now"] += 1
+        _in_this_process["most"] = max(_in_this_process["most"], _in_this_process["now"])
+    time.sleep(0.05)
+    with _counting:
+        _in_this_process["now"] -= 1
+        return os.getpid(), _in_this_process["most"]
+
+
+def test_while_workers_start_bodies_are_parsed_one_at_a_time_in_a_thread() -> None:
+    if feed_parse_pool.usable_cpus() < 2:
+        pytest.skip("one CPU: processes are never used")
+    running = feed_parse_pool._pool
+    if running is not None:
+        feed_parse_pool._discard(running)  # a cold start is what this test is about
+    cold = FeedParsePool(feed_parse_pool.MIN_FEEDS_TO_START_PROCESSES)
+
+    async def batch() -> list[tuple[int, int]]:
+        cold.warm_up()
+        return await asyncio.gather(*(cold.run(_parse_slowly) for _ in range(100)))
+
+    results = asyncio.run(batch())
+    here = [most for pid, most in results if pid == os.getpid()]
+    assert here, "the first bodies must not wait for the workers"
+    assert max(here) == 1, "more than one body at a time in threads only queues on the GIL"
+    assert len(here) < len(results), "once the workers are up, the rest must go to them"
 
 
 def test_many_feeds_parsed_in_processes_give_what_a_thread_gives(
