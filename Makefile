@@ -91,6 +91,7 @@ lint: install ## ruff and mypy
 
 bench: install ## benchmarks; each prints its figures
 	$(PY) benchmarks/ingest.py
+	$(PY) benchmarks/parser_agreement.py
 	$(PY) benchmarks/embed.py
 	$(PY) benchmarks/search.py
 	$(PY) benchmarks/query.py

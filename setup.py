@@ -32,6 +32,10 @@ setup(
         # (lib/llm/deadlines.py).
         "httpcore>=1,<2",
         "certifi",
+        # Retries in lib/fetching.py and lib/llm/resilience.py: 9 computes the next wait
+        # before the stop condition runs, which the fetch deadline needs, and has
+        # stop_before_delay, which keeps LLM retries inside a call's deadline.
+        "tenacity>=9.0,<10",
         # httpcore looks for sniffio on every request; without it each look is a failed
         # import that rescans sys.path (measured: a quarter of the fetcher's CPU time).
         "sniffio>=1.3",
@@ -68,8 +72,6 @@ setup(
         "pyjwt[crypto]>=2.9,<3",
         "redis>=5,<8",
         "prometheus-client>=0.20",
-        # stop_before_delay, which keeps LLM retries inside a call's deadline, came in 8.3.
-        "tenacity>=8.3",
         "fastapi-offline>=1.7.7,<2",
     ],
     extras_require={
@@ -81,6 +83,9 @@ setup(
             "mypy>=1.10",
             "types-PyYAML",
             "types-python-dateutil",
+            # Only benchmarks/parser_agreement.py, which compares them with feedparser.
+            "fastfeedparser>=0.6",
+            "feedparser-rs>=0.7",
         ],
     },
     entry_points={"console_scripts": ["prosora=prosora_pipelines.cli:app"]},

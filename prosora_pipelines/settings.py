@@ -41,6 +41,11 @@ class Settings(BaseSettings):
     )
     fetch_connect_timeout: float = Field(5.0, gt=0, description="Seconds to open a connection.")
     fetch_read_timeout: float = Field(20.0, gt=0, description="Seconds to wait for each read.")
+    fetch_source_deadline: float = Field(
+        30.0,
+        gt=0,
+        description="Seconds one source may take over all its attempts (a trickled body too).",
+    )
     fetch_max_retries: int = Field(
         2, ge=0, le=10, description="Retries after a timeout, 429 or 5xx answer."
     )

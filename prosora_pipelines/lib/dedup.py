@@ -115,27 +115,64 @@ class _UnionFind:
 
 
 def _near_duplicate_groups(articles: Sequence[Article], threshold: float) -> list[list[Article]]:
+    """Stories of two or more articles: linked when the exact Jaccard of their shingles
+    reaches ``threshold``, among the pairs the LSH bands propose (and transitively).
+
+    Each band bucket keeps its articles by the story they belong to, so a new article is
+    compared with each other story in its bucket only until one member matches; a story
+    it already belongs to is skipped. Without this, a feed of many similar items (one
+    template, a shared footer) compared every item with every earlier one.
+    """
     shingle_sets = {a.id: shingles(a.text) for a in articles}
     candidates = [a for a in articles if len(shingle_sets[a.id]) >= MIN_SHINGLES]
-    # The index only proposes candidates; the exact Jaccard decides. It is tuned below the
+    # The bands only propose candidates; the exact Jaccard decides. They are tuned below the
     # threshold and weighted against misses, since a missed pair cannot be recovered later.
-    lsh = MinHashLSH(
+    bands = MinHashLSH(
         threshold=threshold * LSH_THRESHOLD_FACTOR,
         num_perm=NUM_PERMUTATIONS,
         weights=(0.2, 0.8),
+    ).hashranges
+    signatures = MinHash.generator(
+        ([s.encode() for s in shingle_sets[a.id]] for a in candidates),
+        num_perm=NUM_PERMUTATIONS,
+        seed=1,
     )
     union = _UnionFind([a.id for a in candidates])
-    for article in candidates:
-        signature = MinHash(num_perm=NUM_PERMUTATIONS, seed=1)
-        signature.update_batch([s.encode() for s in shingle_sets[article.id]])
-        for other_id in lsh.query(signature):
-            if jaccard(shingle_sets[article.id], shingle_sets[other_id]) >= threshold:
-                union.union(article.id, other_id)
-        lsh.insert(article.id, signature)
+    buckets: list[dict[bytes, dict[str, list[str]]]] = [{} for _ in bands]
+    for article, signature in zip(candidates, signatures, strict=True):
+        mine = shingle_sets[article.id]
+        keys = [signature.hashvalues[start:end].tobytes() for start, end in bands]
+        for band, key in zip(buckets, keys, strict=True):
+            bucket = band.get(key)
+            if bucket is None:
+                continue
+            for story, members in _stories_now(bucket, union).items():
+                if story == union.find(article.id):
+                    continue
+                if any(jaccard(mine, shingle_sets[member]) >= threshold for member in members):
+                    union.union(article.id, story)
+        story = union.find(article.id)
+        for band, key in zip(buckets, keys, strict=True):
+            band.setdefault(key, {}).setdefault(story, []).append(article.id)
     groups: dict[str, list[Article]] = defaultdict(list)
     for article in candidates:
         groups[union.find(article.id)].append(article)
     return [group for group in groups.values() if len(group) > 1]
+
+
+def _stories_now(bucket: dict[str, list[str]], union: _UnionFind) -> dict[str, list[str]]:
+    """The bucket regrouped in place by current story, stories having merged since."""
+    for story in list(bucket):
+        current = union.find(story)
+        if current == story:
+            continue
+        moved = bucket.pop(story)
+        kept = bucket.setdefault(current, [])
+        if len(kept) < len(moved):
+            kept, moved = moved, kept
+            bucket[current] = kept
+        kept.extend(moved)
+    return bucket
 
 
 def deduplicate(articles: Sequence[Article], threshold: float) -> tuple[list[Article], DedupReport]:
@@ -151,20 +188,23 @@ def deduplicate(articles: Sequence[Article], threshold: float) -> tuple[list[Art
         for other in group[1:]:
             result[other.id] = replace(other, duplicate_of=keeper.id)
             near += 1
-    members: dict[str, list[Article]] = defaultdict(list)
+    story_sources: dict[str, set[str]] = defaultdict(set)
     for article in result.values():
-        members[article.duplicate_of or article.id].append(article)
+        story_sources[article.duplicate_of or article.id].update(
+            (article.source_id, *article.also_published_by)
+        )
+    coverage: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+    for story, sources in story_sources.items():
+        tiers = {tier_of_source[source] for source in sources}
+        coverage[story] = (
+            tuple(sorted(sources)),
+            tuple(sorted(tiers, key=lambda t: _TIER_RANK.get(t, 9))),
+        )
     final: list[Article] = []
     for article in result.values():
-        story = members[article.duplicate_of or article.id]
-        sources = {s for member in story for s in (member.source_id, *member.also_published_by)}
-        tiers = {tier_of_source[source] for source in sources}
+        sources_covering, tiers_covering = coverage[article.duplicate_of or article.id]
         final.append(
-            replace(
-                article,
-                coverage_sources=tuple(sorted(sources)),
-                coverage_tiers=tuple(sorted(tiers, key=lambda t: _TIER_RANK.get(t, 9))),
-            )
+            replace(article, coverage_sources=sources_covering, coverage_tiers=tiers_covering)
         )
     final.sort(key=lambda a: a.id)
     report = DedupReport(

@@ -1,8 +1,12 @@
 """Polite concurrent fetching of many sources, where no source can hurt another.
 
-Concurrency is bounded globally and per host; each request has connect and read timeouts
-and an overall deadline; timeouts, 429 and 5xx answers are retried a bounded number of
-times with exponential backoff and full jitter, honouring ``Retry-After``. Bodies are read
+Concurrency is bounded globally and per host; each request has connect and read timeouts,
+and each source one deadline for all its attempts together, so a server that trickles its
+body a byte at a time costs at most that deadline (read timeouts only catch silence).
+Connect and read timeouts, 429 and 5xx answers are retried (by tenacity) a bounded number
+of times with exponential backoff and full jitter, honouring ``Retry-After``; a source whose
+deadline passed is not retried. Only transport, HTTP, size and file errors become a failed
+fetch; anything else is a bug and propagates. Bodies are read
 as a stream and abandoned past a size limit. ETag and Last-Modified validators make an
 unchanged feed cost one 304. ``file://`` URLs are served from disk with a validator made of
 the file's size and modification time, so the offline sample behaves like the web.
@@ -24,6 +28,7 @@ from urllib.request import url2pathname
 
 import certifi
 import httpx
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
 
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 
@@ -36,17 +41,14 @@ class FetchPolicy:
     per_host_concurrency: int = 4
     connect_timeout: float = 5.0
     read_timeout: float = 20.0
+    source_deadline: float = 30.0
+    """Seconds for all attempts at one source together, from its first attempt's start."""
     max_retries: int = 2
     backoff_seconds: float = 0.5
     max_retry_after: float = 30.0
     max_bytes: int = 10 * 1024 * 1024
     max_redirects: int = 5
     user_agent: str = "ProsoraPipelines/0.1"
-
-    @property
-    def deadline_seconds(self) -> float:
-        """Overall limit for one attempt, so a server dripping bytes cannot stall a run."""
-        return self.connect_timeout + 3 * self.read_timeout
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,19 @@ class HTTPStatusFetchError(FetchError):
     pass
 
 
+class DeadlineExceededError(FetchError):
+    """The source's deadline passed: slow bodies are not retried, the time is spent."""
+
+
+FETCH_FAILURES: tuple[type[Exception], ...] = (
+    FetchError,
+    httpx.HTTPError,  # transport errors, timeouts, redirect loops, undecodable bodies
+    httpx.InvalidURL,
+    OSError,  # file:// sources: missing, unreadable
+)
+"""What a fetch may fail with and still be the source's fault; anything else is our bug."""
+
+
 @dataclass
 class _Attempt:
     status: int | None
@@ -141,6 +156,14 @@ def retry_after_seconds(value: str | None, *, now: datetime | None = None) -> fl
 def backoff_delay(attempt: int, base: float, rng: random.Random) -> float:
     """Full-jitter exponential backoff: uniform in [0, base * 2**attempt]."""
     return rng.uniform(0.0, base * (2**attempt))
+
+
+def _retryable(error: BaseException) -> bool:
+    """Worth another attempt: silence (connect or read timeout), a dropped connection, or
+    an answer the server marks as temporary (429, 5xx). Not a passed deadline."""
+    if isinstance(error, FetchError):
+        return error.status in RETRYABLE_STATUSES
+    return isinstance(error, httpx.TimeoutException | httpx.NetworkError)
 
 
 def _file_validators(path: Path) -> CacheValidators:
@@ -200,10 +223,15 @@ class Fetcher:
         self,
         requests: Sequence[FetchRequest],
         on_result: Callable[[FetchResult], Awaitable[None]] | None = None,
+        *,
+        within: float | None = None,
     ) -> list[FetchResult]:
-        """Fetch every request; results keep the order of ``requests``. Never raises per URL."""
+        """Fetch every request; results keep the order of ``requests``. A failed fetch is a
+        result, not an exception. ``within`` bounds the whole batch in seconds (each request
+        still has its own deadline), for fetches that spend one source's time."""
         global_slots = asyncio.Semaphore(self.policy.concurrency)
         host_slots: dict[str, asyncio.Semaphore] = {}
+        not_after = None if within is None else asyncio.get_running_loop().time() + within
         async with self._client() as client:
 
             async def run(request: FetchRequest) -> FetchResult:
@@ -211,7 +239,9 @@ class Fetcher:
                 slots = host_slots.setdefault(
                     host, asyncio.Semaphore(self.policy.per_host_concurrency)
                 )
-                result = await self._fetch_with_retries(client, request, global_slots, slots)
+                result = await self._fetch_with_retries(
+                    client, request, global_slots, slots, not_after
+                )
                 if on_result is not None:
                     await on_result(result)
                 return result
@@ -224,52 +254,77 @@ class Fetcher:
         request: FetchRequest,
         global_slots: asyncio.Semaphore,
         host_slots: asyncio.Semaphore,
+        not_after: float | None,
     ) -> FetchResult:
         started_at = datetime.now(UTC)
         clock = time.perf_counter()
+        loop = asyncio.get_running_loop()
         attempts = 0
-        while True:
-            attempts += 1
+        # Loop time by which every attempt at this source must be over: set when the first
+        # attempt gets its slots (waiting behind other sources is not this source's fault).
+        deadline = not_after
+
+        async def attempt() -> _Attempt:
+            nonlocal attempts, deadline
+            with_deadline = asyncio.timeout_at(deadline)
             try:
                 # Host slot first: waiting for a busy host must not hold a global slot.
-                async with host_slots, global_slots:
-                    attempt = await asyncio.wait_for(
-                        self._attempt(client, request), self.policy.deadline_seconds
-                    )
-                return FetchResult(
-                    key=request.key,
-                    url=request.url,
-                    final_url=attempt.final_url,
-                    started_at=started_at,
-                    elapsed_seconds=time.perf_counter() - clock,
-                    status=attempt.status,
-                    bytes_read=attempt.bytes_read,
-                    not_modified=attempt.not_modified,
-                    attempts=attempts,
-                    validators=attempt.validators,
-                    body=attempt.body,
-                    content_type=attempt.content_type,
-                )
-            except Exception as exc:  # every failure becomes a record, never a crash
-                delay = self._retry_delay(exc, attempts)
-                if delay is None:
-                    return self._failure(request, exc, started_at, clock, attempts)
-                await self._sleep(delay)
+                async with with_deadline, host_slots, global_slots:
+                    attempts += 1
+                    if attempts == 1:
+                        own = loop.time() + self.policy.source_deadline
+                        deadline = own if deadline is None else min(own, deadline)
+                        with_deadline.reschedule(deadline)
+                    return await self._attempt(client, request)
+            except TimeoutError:
+                if not with_deadline.expired():
+                    raise
+                raise DeadlineExceededError(
+                    f"no complete answer before the deadline: {time.perf_counter() - clock:.1f} s "
+                    f"over {attempts} attempt{'s' if attempts > 1 else ''}"
+                ) from None
 
-    def _retry_delay(self, exc: Exception, attempts: int) -> float | None:
-        """Seconds to wait before trying again, or None when this failure is final."""
-        if attempts > self.policy.max_retries:
-            return None
-        retryable = isinstance(exc, httpx.TimeoutException | TimeoutError | httpx.NetworkError)
-        if isinstance(exc, FetchError) and exc.status in RETRYABLE_STATUSES:
-            retryable = True
-            if exc.retry_after is not None:
-                if exc.retry_after > self.policy.max_retry_after:
-                    return None
-                return exc.retry_after
-        if not retryable:
-            return None
-        return backoff_delay(attempts - 1, self.policy.backoff_seconds, self._rng)
+        def give_up(state: RetryCallState) -> bool:
+            if state.attempt_number > self.policy.max_retries:
+                return True
+            error = state.outcome.exception() if state.outcome else None
+            retry_after = error.retry_after if isinstance(error, FetchError) else None
+            if retry_after is not None and retry_after > self.policy.max_retry_after:
+                return True
+            return deadline is not None and loop.time() + state.upcoming_sleep >= deadline
+
+        retrying: AsyncRetrying = AsyncRetrying(
+            retry=retry_if_exception(_retryable),
+            wait=self._retry_delay,
+            stop=give_up,
+            sleep=self._sleep,
+            reraise=True,
+        )
+        try:
+            fetched: _Attempt = await retrying(attempt)
+        except FETCH_FAILURES as exc:
+            return self._failure(request, exc, started_at, clock, attempts)
+        return FetchResult(
+            key=request.key,
+            url=request.url,
+            final_url=fetched.final_url,
+            started_at=started_at,
+            elapsed_seconds=time.perf_counter() - clock,
+            status=fetched.status,
+            bytes_read=fetched.bytes_read,
+            not_modified=fetched.not_modified,
+            attempts=attempts,
+            validators=fetched.validators,
+            body=fetched.body,
+            content_type=fetched.content_type,
+        )
+
+    def _retry_delay(self, state: RetryCallState) -> float:
+        """Seconds before the next attempt: the server's ``Retry-After``, else full jitter."""
+        error = state.outcome.exception() if state.outcome else None
+        if isinstance(error, FetchError) and error.retry_after is not None:
+            return error.retry_after
+        return backoff_delay(state.attempt_number - 1, self.policy.backoff_seconds, self._rng)
 
     def _failure(
         self,
@@ -281,8 +336,6 @@ class Fetcher:
     ) -> FetchResult:
         status = exc.status if isinstance(exc, FetchError) else None
         message = str(exc) or exc.__class__.__name__
-        if isinstance(exc, TimeoutError | asyncio.TimeoutError):
-            message = f"no complete answer within {self.policy.deadline_seconds:.0f}s"
         return FetchResult(
             key=request.key,
             url=request.url,

@@ -1,11 +1,12 @@
 """One ingestion pass: fetch the due sources, parse what changed, record every fetch.
 
-Feeds are fetched concurrently and each body is parsed in a worker thread as soon as it
-arrives, so parsing overlaps the network. (feedparser is pure Python, so parsing holds the
-GIL; a process pool was measured at only 11% faster on 300 feeds, not worth its start-up
-and the re-import of ``__main__`` that forkserver workers do.) Web sources take two steps:
-the index page, then the article pages it links to. Whatever happens to one source becomes its fetch
-record; it never stops the others.
+Feeds are fetched concurrently and each body is parsed as soon as it arrives, so parsing
+overlaps the network: in worker processes when the batch is large enough to pay for them
+(feedparser is pure Python and holds the GIL), else in a worker thread
+(:mod:`prosora_pipelines.lib.feed_parse_pool`). Web sources take two steps: the index page,
+then the article pages it links to, within what is left of the source's fetch deadline.
+Whatever the source does becomes its fetch record and never stops the others; an error of
+our own (a bug) is not the source's fault and propagates.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from datetime import datetime, timedelta
 import polars as pl
 
 from prosora_pipelines.lib.catalog import Source, SourceKind
+from prosora_pipelines.lib.feed_parse_pool import FeedParsePool
 from prosora_pipelines.lib.feed_parsing import FeedRejectedError, ParsedFeed, parse_feed
 from prosora_pipelines.lib.fetching import CacheValidators, Fetcher, FetchRequest, FetchResult
 from prosora_pipelines.lib.raw_entries import RawEntry
@@ -108,6 +110,7 @@ def sources_due(
 class _Context:
     run_id: str
     fetcher: Fetcher
+    parsers: FeedParsePool
     validators: dict[str, CacheValidators]
     fetched_at: datetime
     allowed_skew: timedelta
@@ -180,13 +183,9 @@ async def _handle_feed(context: _Context, source: Source, result: FetchResult) -
         content_type=result.content_type,
     )
     try:
-        parsed = await asyncio.to_thread(parse)
+        parsed = await context.parsers.run(parse)
     except FeedRejectedError as exc:
         _record(context, source, result, error=("FeedRejectedError", str(exc)[:500]))
-        return
-    except Exception as exc:  # a parser bug or a dead worker must not stop the other sources
-        message = f"parsing failed: {exc}"[:500]
-        _record(context, source, result, error=(exc.__class__.__name__, message))
         return
     problems = parsed.problems()
     if problems:
@@ -210,7 +209,8 @@ async def _handle_web(context: _Context, source: Source, result: FetchResult) ->
                 key=source.id, url=link, validators=context.validators.get(link, CacheValidators())
             )
             for link in links
-        ]
+        ],
+        within=max(0.0, context.fetcher.policy.source_deadline - result.elapsed_seconds),
     )
     extracted = 0
     failures: list[str] = []
@@ -264,6 +264,7 @@ async def ingest_sources(
     context = _Context(
         run_id=run_id,
         fetcher=fetcher,
+        parsers=FeedParsePool(sum(source.kind is not SourceKind.WEB for source in sources)),
         validators=dict(validators),
         fetched_at=fetched_at,
         allowed_skew=allowed_skew,
@@ -274,6 +275,7 @@ async def ingest_sources(
 
 
 async def _ingest(context: _Context, sources: Sequence[Source]) -> IngestResult:
+    context.parsers.warm_up()
     by_url = {source.url: source for source in sources}
     pending: list[asyncio.Task[None]] = []
 

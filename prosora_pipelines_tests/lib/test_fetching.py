@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from pathlib import Path
 
+import pytest
+
+from prosora_pipelines.lib import fetching
 from prosora_pipelines.lib.fetching import (
     CacheValidators,
     Fetcher,
@@ -86,6 +90,67 @@ def test_timeout_fails_without_blocking_other_sources() -> None:
         assert fast_result.ok
         assert not slow_result.ok and slow_result.error_class in {"ReadTimeout", "TimeoutError"}
         assert slow_result.attempts == 2
+
+
+def test_trickled_body_ends_at_the_source_deadline_without_retries() -> None:
+    # A byte every 50 ms never trips the read timeout; only the source's deadline ends it.
+    deadline = 1.0
+    with FeedServer() as server:
+        trickling = server.add("/trickle", Route(FEED, trickle_interval=0.05))
+        fast = server.add("/fast", Route(FEED))
+        policy = FetchPolicy(
+            connect_timeout=1.0, read_timeout=0.5, source_deadline=deadline, max_retries=2
+        )
+        started = time.perf_counter()
+        slow_result, fast_result = _fetch(
+            [FetchRequest("a", trickling), FetchRequest("b", fast)], policy
+        )
+        elapsed = time.perf_counter() - started
+        assert fast_result.ok
+        assert not slow_result.ok and slow_result.error_class == "DeadlineExceededError"
+        assert slow_result.attempts == 1 and server.requests["/trickle"] == 1
+        assert elapsed < deadline + 1.0
+
+
+def test_deadline_bounds_all_attempts_together() -> None:
+    # Each attempt is cut by the read timeout and retried, but never past the deadline.
+    deadline = 1.0
+    with FeedServer() as server:
+        silent = server.add("/silent", Route(FEED, delay=5.0))
+        policy = FetchPolicy(
+            read_timeout=0.4, source_deadline=deadline, max_retries=10, backoff_seconds=0.01
+        )
+        started = time.perf_counter()
+        (result,) = _fetch([FetchRequest("a", silent)], policy)
+        elapsed = time.perf_counter() - started
+        assert not result.ok
+        assert result.error_class in {"ReadTimeout", "DeadlineExceededError"}
+        assert 2 <= result.attempts <= 3
+        assert elapsed < deadline + 1.0
+
+
+def test_batch_bound_ends_fetches_that_would_outlive_it() -> None:
+    with FeedServer() as server:
+        urls = [server.add(f"/t{n}", Route(FEED, trickle_interval=0.05)) for n in range(3)]
+        policy = FetchPolicy(source_deadline=30.0, per_host_concurrency=1)
+        started = time.perf_counter()
+        results = asyncio.run(
+            Fetcher(policy).fetch_many([FetchRequest("s", url) for url in urls], within=0.5)
+        )
+        assert time.perf_counter() - started < 1.5
+        assert {result.error_class for result in results} == {"DeadlineExceededError"}
+
+
+def test_a_bug_while_fetching_propagates(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # Our own mistakes must fail loudly, not become a failed-source row.
+    def broken(*_: object) -> None:
+        raise TypeError("unsupported operand")
+
+    monkeypatch.setattr(fetching, "_read_file", broken)
+    feed = tmp_path / "feed.xml"
+    feed.write_bytes(FEED)
+    with pytest.raises(TypeError, match="unsupported operand"):
+        _fetch([FetchRequest("s", feed.as_uri())])
 
 
 def test_body_over_limit_abandoned_even_when_compressed() -> None:

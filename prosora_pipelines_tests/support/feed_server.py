@@ -1,5 +1,6 @@
 """A real HTTP server on loopback that serves feeds the way publishers do, and misbehaves
-on request: slow answers, 5xx, 429 with Retry-After, garbage, redirects, huge bodies.
+on request: slow answers, bodies trickled a byte at a time, 5xx, 429 with Retry-After,
+garbage, redirects, huge bodies.
 
 Honours If-None-Match / If-Modified-Since with 304 like a well-behaved server, and counts
 every request so tests can assert what was (not) fetched.
@@ -31,6 +32,8 @@ class Route:
     """Answer ``status`` this many times, then 200 with ``body``."""
     redirect_to: str | None = None
     gzip_body: bool = False
+    trickle_interval: float = 0.0
+    """Send the body one byte at a time, this many seconds apart (headers go at once)."""
 
 
 class FeedServer:
@@ -120,7 +123,7 @@ class FeedServer:
         if route.gzip_body:
             body = gzip.compress(body)
             headers["Content-Encoding"] = "gzip"
-        self._send(request, 200, body, route.content_type, headers)
+        self._send(request, 200, body, route.content_type, headers, route.trickle_interval)
 
     @staticmethod
     def _send(
@@ -129,6 +132,7 @@ class FeedServer:
         body: bytes,
         content_type: str | None,
         headers: dict[str, str],
+        trickle_interval: float = 0.0,
     ) -> None:
         try:
             request.send_response(status)
@@ -138,7 +142,12 @@ class FeedServer:
                 request.send_header(name, value)
             request.send_header("Content-Length", str(len(body)))
             request.end_headers()
-            if body:
+            if trickle_interval:
+                for index in range(len(body)):
+                    request.wfile.write(body[index : index + 1])
+                    request.wfile.flush()
+                    time.sleep(trickle_interval)
+            elif body:
                 request.wfile.write(body)
         except (BrokenPipeError, ConnectionResetError):
             return

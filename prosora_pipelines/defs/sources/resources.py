@@ -28,6 +28,7 @@ class FeedFetcherResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     per_host_concurrency: int
     connect_timeout: float
     read_timeout: float
+    source_deadline: float
     max_retries: int
     backoff_seconds: float
     max_retry_after: float
@@ -44,6 +45,7 @@ class FeedFetcherResource(dg.ConfigurableResource):  # type: ignore[type-arg]
             per_host_concurrency=settings.fetch_per_host_concurrency,
             connect_timeout=settings.fetch_connect_timeout,
             read_timeout=settings.fetch_read_timeout,
+            source_deadline=settings.fetch_source_deadline,
             max_retries=settings.fetch_max_retries,
             backoff_seconds=settings.fetch_backoff_seconds,
             max_retry_after=settings.fetch_max_retry_after,
@@ -61,6 +63,7 @@ class FeedFetcherResource(dg.ConfigurableResource):  # type: ignore[type-arg]
                 per_host_concurrency=self.per_host_concurrency,
                 connect_timeout=self.connect_timeout,
                 read_timeout=self.read_timeout,
+                source_deadline=self.source_deadline,
                 max_retries=self.max_retries,
                 backoff_seconds=self.backoff_seconds,
                 max_retry_after=self.max_retry_after,
