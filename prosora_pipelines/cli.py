@@ -176,7 +176,10 @@ def search(
     except LookupError as exc:
         raise fail(str(exc)) from None
     embedder = load_embedder(
-        settings.embedding_model, settings.embedding_device, settings.embedding_precision
+        settings.embedding_model,
+        settings.embedding_device,
+        settings.embedding_precision,
+        settings.home,
     )
     filters = SearchFilters(
         sources=tuple(source or ()),

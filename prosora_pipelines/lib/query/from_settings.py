@@ -41,7 +41,10 @@ def engine_from_settings(
     generator, refiner = generator_from_settings(settings)
     engine = QueryEngine(
         embedder=load_embedder(
-            settings.embedding_model, settings.embedding_device, settings.embedding_precision
+            settings.embedding_model,
+            settings.embedding_device,
+            settings.embedding_precision,
+            settings.home,
         ),
         index=CurrentIndex(settings.home),
         sessions=sessions,
