@@ -77,6 +77,7 @@ import numpy as np  # noqa: E402
 
 from benchmarks.measuring import start_time_limit, stop_time_limit, verdict  # noqa: E402
 from prosora_pipelines.lib.access.tokens import TokenConfig, mint_token  # noqa: E402
+from prosora_pipelines.settings import DAGSTER_INSTANCE_CONFIG  # noqa: E402
 from prosora_pipelines_tests.support.sample_truth import load_sample_truth  # noqa: E402
 
 API = "/api/v1"
@@ -184,7 +185,7 @@ def base_environment(scratch: Path, secret: str) -> dict[str, str]:
 def materialize(scratch: Path, env: dict[str, str]) -> float:
     """``prosora materialize`` over the bundled sample; its wall seconds."""
     (scratch / "dagster").mkdir()
-    shutil.copy(REPO_ROOT / "dagster.yaml", scratch / "dagster" / "dagster.yaml")
+    shutil.copy(DAGSTER_INSTANCE_CONFIG, scratch / "dagster" / "dagster.yaml")
     log = scratch / "materialize.log"
     started = time.perf_counter()
     with log.open("wb") as out:

@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 PACKAGE_DIR = Path(__file__).resolve().parent
 BUNDLED_CATALOGS_DIR = PACKAGE_DIR / "catalogs"
 SAMPLE_CATALOG = BUNDLED_CATALOGS_DIR / "sample.yaml"
+DAGSTER_INSTANCE_CONFIG = PACKAGE_DIR / "dagster.yaml"
 
 
 class Settings(BaseSettings):
