@@ -77,8 +77,8 @@ import numpy as np  # noqa: E402
 
 from benchmarks.measuring import start_time_limit, stop_time_limit, verdict  # noqa: E402
 from prosora_pipelines.lib.access.tokens import TokenConfig, mint_token  # noqa: E402
+from prosora_pipelines.lib.sample_corpus import load_sample_truth  # noqa: E402
 from prosora_pipelines.settings import DAGSTER_INSTANCE_CONFIG  # noqa: E402
-from prosora_pipelines_tests.support.sample_truth import load_sample_truth  # noqa: E402
 
 API = "/api/v1"
 USERS = 8

@@ -67,8 +67,8 @@ from prosora_pipelines.lib.embedding import (  # noqa: E402
     load_embedder,
     resolve_model_path,
 )
+from prosora_pipelines.lib.sample_corpus import sample_articles  # noqa: E402
 from prosora_pipelines.lib.vector_store import ArticleIndex, table_name_for  # noqa: E402
-from prosora_pipelines_tests.support.sample_ingest import sample_articles  # noqa: E402
 
 DEFAULT_CHUNKS = 500
 DEFAULT_RSS_CHUNKS = 200

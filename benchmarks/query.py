@@ -56,6 +56,7 @@ from prosora_pipelines.lib.query.engine import QueryEngine  # noqa: E402
 from prosora_pipelines.lib.query.extractive import ExtractiveGenerator  # noqa: E402
 from prosora_pipelines.lib.query.prediction import EngagementPrior  # noqa: E402
 from prosora_pipelines.lib.query.words import content_words  # noqa: E402
+from prosora_pipelines.lib.sample_corpus import load_sample_truth, sample_articles  # noqa: E402
 from prosora_pipelines.lib.table_store import TableStore  # noqa: E402
 from prosora_pipelines.lib.vector_store import (  # noqa: E402
     ArticleIndex,
@@ -65,8 +66,6 @@ from prosora_pipelines.lib.vector_store import (  # noqa: E402
     write_manifest,
 )
 from prosora_pipelines.settings import SAMPLE_CATALOG  # noqa: E402
-from prosora_pipelines_tests.support.sample_ingest import sample_articles  # noqa: E402
-from prosora_pipelines_tests.support.sample_truth import load_sample_truth  # noqa: E402
 
 SMALL_SOURCES = 12
 COPIES = 25  # 12 sources x 25 = the 300-source catalog

@@ -57,6 +57,7 @@ import pyarrow as pa  # noqa: E402
 from benchmarks.measuring import start_time_limit, stop_time_limit, verdict  # noqa: E402
 from prosora_pipelines.lib.catalog import Tier  # noqa: E402
 from prosora_pipelines.lib.embedding import EmbeddingModelInfo  # noqa: E402
+from prosora_pipelines.lib.sample_corpus import sample_articles  # noqa: E402
 from prosora_pipelines.lib.search import CANDIDATE_COLUMNS, SearchMode, search_articles  # noqa: E402
 from prosora_pipelines.lib.vector_store import (  # noqa: E402
     ROWS_PER_PARTITION,
@@ -66,7 +67,6 @@ from prosora_pipelines.lib.vector_store import (  # noqa: E402
     refresh_indexes,
     table_name_for,
 )
-from prosora_pipelines_tests.support.sample_ingest import sample_articles  # noqa: E402
 
 DEFAULT_SIZES = (10_000, 100_000)
 DIMENSION = 384  # all-MiniLM-L6-v2
