@@ -103,6 +103,8 @@ REQUEST_TIMEOUT_SECONDS = 30.0
 READY_TIMEOUT_SECONDS = 90.0
 MATERIALIZE_TIMEOUT_SECONDS = 240.0
 RATE_LIMIT_PER_MINUTE = 1_000_000_000
+QUICK = {"seconds": 3.0, "clients": 2}
+"""``--quick``: the whole run with the shortest load, a smoke run."""
 EXCEPTION_LINE = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Timeout)\w*)(?::\s?(.*))?$")
 
 
@@ -623,7 +625,10 @@ def main() -> None:
         "--think", type=float, default=0.0, help="mean think time between requests, s (0)"
     )
     parser.add_argument("--keep-log", type=Path, default=None, help="copy the server log here")
+    parser.add_argument("--quick", action="store_true", help=f"smoke run: {QUICK}")
     args = parser.parse_args()
+    if args.quick:
+        vars(args).update(QUICK)
     time_limit = args.time_limit or int(args.seconds) + 150
     start_time_limit(time_limit)
     began = time.perf_counter()

@@ -18,6 +18,7 @@ Run: ``make bench`` or ``.venv/bin/python benchmarks/ingest.py`` from the reposi
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import sys
@@ -212,6 +213,11 @@ def run_benchmark(plan: list[PlannedFeed], ports: dict[str, int]) -> None:
 
 
 def main() -> None:
+    global FEED_COUNT, ROUNDS
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="one feed per host, one round")
+    if parser.parse_args().quick:
+        FEED_COUNT, ROUNDS = len(HOSTS), 1
     # Loopback only: no proxy from the environment may carry these requests elsewhere.
     os.environ["NO_PROXY"] = os.environ["no_proxy"] = "*"
     start_time_limit(TIME_LIMIT_SECONDS)
