@@ -84,6 +84,7 @@ COLD_TARGET_SECONDS = 3.0
 COLD_RUNS = 3  # new processes timed with the encoder cached
 QUICK_QUERIES = 4
 QUICK_COPIES = 2
+QUICK_SOURCES = 3
 TIME_LIMIT_SECONDS = 600
 EXTRA_QUERIES = [
     "Write a LinkedIn post about stablecoin payments",
@@ -113,19 +114,19 @@ def percentile(values: Sequence[float], q: float) -> float:
     return float(np.percentile(np.asarray(values), q))
 
 
-def feed_sources() -> list[FeedSource]:
-    """The sample catalog's first ``SMALL_SOURCES`` feed sources, with their domains."""
+def feed_sources(count: int) -> list[FeedSource]:
+    """The sample catalog's first ``count`` feed sources, with their domains."""
     catalog = load_catalog(SAMPLE_CATALOG)
     found = [
         FeedSource(Path(source.url.removeprefix("file://")), tuple(source.domains))
         for source in catalog.sources
         if source.url.endswith(".xml")
     ]
-    return found[:SMALL_SOURCES]
+    return found[:count]
 
 
 def build_small_index(home: Path, embedder: Embedder, source_ids: set[str]) -> int:
-    """The sample articles of the 12 sources, embedded for real; returns the chunk count."""
+    """The sample articles of these sources, embedded for real; returns the chunk count."""
     built, _ = sample_articles()
     frame = articles_frame(built).filter(
         pl.col("duplicate_of").is_null() & pl.col("source_id").is_in(sorted(source_ids))
@@ -269,10 +270,12 @@ def main() -> None:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help=f"{QUICK_QUERIES} queries, {QUICK_COPIES}x the sources, one cold run: a smoke run",
+        help=f"{QUICK_QUERIES} queries, {QUICK_SOURCES} sources and {QUICK_COPIES}x as many, "
+        "one cold run: a smoke run",
     )
     args = parser.parse_args()
     copies = QUICK_COPIES if args.quick else COPIES
+    source_count = QUICK_SOURCES if args.quick else SMALL_SOURCES
     original_large_queries = 2 if args.quick else ORIGINAL_LARGE_QUERIES
     cold_runs = 1 if args.quick else COLD_RUNS
     os.environ["NO_PROXY"] = os.environ["no_proxy"] = "*"
@@ -280,11 +283,11 @@ def main() -> None:
     queries = [item["q"] for item in load_sample_truth().queries] + EXTRA_QUERIES
     if args.quick:
         queries = queries[:QUICK_QUERIES]
-    sources = feed_sources()
+    sources = feed_sources(source_count)
     domains_of = {source.file: source.domains for source in sources}
     print(
-        f"Query benchmark: {len(queries)} queries; {SMALL_SOURCES} and "
-        f"{SMALL_SOURCES * copies} sources; {os.cpu_count()} CPUs"
+        f"Query benchmark: {len(queries)} queries; {source_count} and "
+        f"{source_count * copies} sources; {os.cpu_count()} CPUs"
     )
     embedder = load_embedder()
     with tempfile.TemporaryDirectory(prefix="prosora-query-bench-") as scratch:
@@ -293,8 +296,8 @@ def main() -> None:
         small_chunks = build_small_index(small_home, embedder, source_ids)
         large_chunks = build_large_index(small_home, large_home, copies)
         print(
-            f"index: {small_chunks} chunks ({SMALL_SOURCES} sources), {large_chunks} chunks "
-            f"({SMALL_SOURCES * copies} sources)"
+            f"index: {small_chunks} chunks ({source_count} sources), {large_chunks} chunks "
+            f"({source_count * copies} sources)"
         )
         cold = cold_start(small_home, queries[0], cold_runs)
         small, small_user = make_engine_at(small_home, embedder)
@@ -313,11 +316,14 @@ def main() -> None:
             started = time.perf_counter()
             large.process_query(large_user, query)
             engine_large.append(time.perf_counter() - started)
-        print(f"engine wrote {variants} variants for the 12-source index; mean ms per phase:")
+        print(
+            f"engine wrote {variants} variants for the {source_count}-source index; "
+            "mean ms per phase:"
+        )
         print("  " + ", ".join(f"{name} {np.mean(ms):.1f}" for name, ms in phases.items()))
 
-    small_plan = plan_feeds(SMALL_SOURCES, [source.file for source in sources])
-    large_plan = plan_feeds(SMALL_SOURCES * copies, [source.file for source in sources])
+    small_plan = plan_feeds(source_count, [source.file for source in sources])
+    large_plan = plan_feeds(source_count * copies, [source.file for source in sources])
     with served_feeds(large_plan, LATENCY_SECONDS, TIME_LIMIT_SECONDS) as ports:
         original_small, feeds_small = time_original(
             queries, embedder, small_plan, ports, domains_of
@@ -345,32 +351,32 @@ def main() -> None:
         print(f"  {label:<46} {figure}")
     print()
     print("Latency per query (after warm-up):")
-    large_label = f"this engine, {SMALL_SOURCES * copies} sources"
-    _, engine_p95 = summary(f"this engine, {SMALL_SOURCES} sources", engine_small)
+    large_label = f"this engine, {source_count * copies} sources"
+    _, engine_p95 = summary(f"this engine, {source_count} sources", engine_small)
     engine_large_p50, engine_large_p95 = summary(large_label, engine_large)
     original_p50, original_p95 = summary(
-        f"original, {SMALL_SOURCES} feeds (mean {np.mean(feeds_small):.1f} fetched/query)",
+        f"original, {source_count} feeds (mean {np.mean(feeds_small):.1f} fetched/query)",
         original_small,
     )
     summary(
-        f"original, {SMALL_SOURCES * copies} feeds (mean {np.mean(feeds_large):.0f} fetched/query)",
+        f"original, {source_count * copies} feeds (mean {np.mean(feeds_large):.0f} fetched/query)",
         original_large,
     )
     engine_p50 = percentile(engine_small, 50) * 1000
     print()
     print(
-        f"speed-up at {SMALL_SOURCES} sources: p50 {original_p50 / engine_p50:.1f}x, "
+        f"speed-up at {source_count} sources: p50 {original_p50 / engine_p50:.1f}x, "
         f"p95 {original_p95 / engine_p95:.1f}x"
     )
     print(
-        f"growth {SMALL_SOURCES} -> {SMALL_SOURCES * copies} sources: "
+        f"growth {source_count} -> {source_count * copies} sources: "
         f"engine p50 x{engine_large_p50 / engine_p50:.2f}, "
         f"p95 x{engine_large_p95 / engine_p95:.2f}; original p50 "
         f"x{percentile(original_large, 50) / percentile(original_small, 50):.1f}"
     )
     print(
-        f"target p95 <= {P95_TARGET_MS:.0f} ms: {SMALL_SOURCES} sources "
-        f"{verdict(engine_p95 <= P95_TARGET_MS)}, {SMALL_SOURCES * copies} sources "
+        f"target p95 <= {P95_TARGET_MS:.0f} ms: {source_count} sources "
+        f"{verdict(engine_p95 <= P95_TARGET_MS)}, {source_count * copies} sources "
         f"{verdict(engine_large_p95 <= P95_TARGET_MS)}"
     )
     print(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -175,16 +176,20 @@ def search(
     from prosora_pipelines.lib.vector_store import open_current_table
 
     settings = get_settings()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="open-index") as pool:
+        # Side by side, as in engine_from_settings: LanceDB's import is Python, the
+        # encoder's load mostly native code.
+        opened = pool.submit(open_current_table, settings.home)
+        embedder = load_embedder(
+            settings.embedding_model,
+            settings.embedding_device,
+            settings.embedding_precision,
+            settings.home,
+        )
     try:
-        index = open_current_table(settings.home)
+        index = opened.result()
     except LookupError as exc:
         raise fail(str(exc)) from None
-    embedder = load_embedder(
-        settings.embedding_model,
-        settings.embedding_device,
-        settings.embedding_precision,
-        settings.home,
-    )
     filters = SearchFilters(
         sources=tuple(source or ()),
         tiers=tuple(tier or ()),

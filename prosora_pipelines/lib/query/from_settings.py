@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 from sqlalchemy.orm import Session, sessionmaker
 
 from prosora_pipelines.lib.appdb.engine import database_url_for, make_engine, make_session_factory
@@ -39,14 +41,20 @@ def engine_from_settings(
         migrate(url)
         sessions = make_session_factory(make_engine(url))
     generator, refiner = generator_from_settings(settings)
-    engine = QueryEngine(
-        embedder=load_embedder(
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="open-index") as pool:
+        # Importing LanceDB is mostly Python, loading the query encoder mostly native code
+        # that lets go of the interpreter lock: side by side, a cold start waits for the
+        # longer of the two instead of both.
+        index = pool.submit(CurrentIndex, settings.home)
+        embedder = load_embedder(
             settings.embedding_model,
             settings.embedding_device,
             settings.embedding_precision,
             settings.home,
-        ),
-        index=CurrentIndex(settings.home),
+        )
+    engine = QueryEngine(
+        embedder=embedder,
+        index=index.result(),
         sessions=sessions,
         generator=generator,
         predictor=EngagementPrior(),
