@@ -6,6 +6,7 @@ must be noticed and rebuilt, never trusted, and a half-written one never seen.""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -123,3 +124,20 @@ def test_a_damaged_cache_is_rebuilt_not_trusted(
     assert rebuilt.query_road == "onnx"
     assert np.allclose(vectors, embedder.encode(TEXTS), atol=1e-5)
     assert np.allclose(OnnxQueryEncoder.load(folder).encode(TEXTS), vectors, atol=1e-5)
+
+
+def test_loading_and_exporting_print_no_progress_bars(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    # The API logs at INFO, the level at which sentence-transformers shows a "Batches" bar
+    # unless told not to; the model load showed a "Loading weights" bar at any level.
+    root = logging.getLogger()
+    previous = root.level
+    root.setLevel(logging.INFO)
+    try:
+        Embedder(home=tmp_path, device="cpu").encode_query("warm-up")
+    finally:
+        root.setLevel(previous)
+    captured = capfd.readouterr()
+    for bar in ("Batches", "Loading weights", "it/s]"):
+        assert bar not in captured.out + captured.err
