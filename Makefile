@@ -20,9 +20,9 @@ $(INSTALLED): setup.py constraints.txt
 
 install: $(INSTALLED) ## create or reuse .venv and install the project with its dev tools
 
-$(DAGSTER_HOME)/dagster.yaml: dagster.yaml
+$(DAGSTER_HOME)/dagster.yaml: prosora_pipelines/dagster.yaml
 	mkdir -p $(DAGSTER_HOME)
-	cp dagster.yaml $@
+	cp prosora_pipelines/dagster.yaml $@
 
 demo: install $(DAGSTER_HOME)/dagster.yaml ## run the whole pipeline offline on the bundled sample
 	$(VENV)/bin/prosora demo

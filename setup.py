@@ -4,20 +4,25 @@ Runtime requirements keep sensible ranges for users; the Makefile installs with
 `constraints.txt`, which pins the CPU build of torch used in development and CI.
 """
 
-from setuptools import find_packages, setup
+from setuptools import find_namespace_packages, setup
 
 setup(
     name="prosora_pipelines",
     version="0.1.0",
     description="Self-hosted content intelligence run by Dagster: sources to grounded drafts.",
     python_requires=">=3.11,<3.14",
-    packages=find_packages(exclude=["prosora_pipelines_tests*"]),
+    # Namespace discovery, so folders holding only data (the catalogs) are packages too and
+    # their files ship as package data without setuptools' "Package would be ignored".
+    packages=find_namespace_packages(
+        include=["prosora_pipelines", "prosora_pipelines.*"], exclude=["*.__pycache__"]
+    ),
     package_data={
-        "prosora_pipelines": [
-            "catalogs/*.yaml",
-            "catalogs/sample/**/*",
-            "lib/appdb/migrations/script.py.mako",
-        ]
+        "prosora_pipelines": ["dagster.yaml"],
+        "prosora_pipelines.catalogs": ["*.yaml"],
+        "prosora_pipelines.catalogs.sample.feeds": ["*.xml"],
+        "prosora_pipelines.catalogs.sample.truth": ["*.yaml"],
+        "prosora_pipelines.catalogs.sample.web": ["**/*.html"],
+        "prosora_pipelines.lib.appdb.migrations": ["script.py.mako"],
     },
     include_package_data=True,
     install_requires=[

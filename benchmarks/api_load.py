@@ -77,7 +77,8 @@ import numpy as np  # noqa: E402
 
 from benchmarks.measuring import start_time_limit, stop_time_limit, verdict  # noqa: E402
 from prosora_pipelines.lib.access.tokens import TokenConfig, mint_token  # noqa: E402
-from prosora_pipelines_tests.support.sample_truth import load_sample_truth  # noqa: E402
+from prosora_pipelines.lib.sample_corpus import load_sample_truth  # noqa: E402
+from prosora_pipelines.settings import DAGSTER_INSTANCE_CONFIG  # noqa: E402
 
 API = "/api/v1"
 USERS = 8
@@ -102,6 +103,8 @@ REQUEST_TIMEOUT_SECONDS = 30.0
 READY_TIMEOUT_SECONDS = 90.0
 MATERIALIZE_TIMEOUT_SECONDS = 240.0
 RATE_LIMIT_PER_MINUTE = 1_000_000_000
+QUICK = {"seconds": 3.0, "clients": 2}
+"""``--quick``: the whole run with the shortest load, a smoke run."""
 EXCEPTION_LINE = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Timeout)\w*)(?::\s?(.*))?$")
 
 
@@ -184,7 +187,7 @@ def base_environment(scratch: Path, secret: str) -> dict[str, str]:
 def materialize(scratch: Path, env: dict[str, str]) -> float:
     """``prosora materialize`` over the bundled sample; its wall seconds."""
     (scratch / "dagster").mkdir()
-    shutil.copy(REPO_ROOT / "dagster.yaml", scratch / "dagster" / "dagster.yaml")
+    shutil.copy(DAGSTER_INSTANCE_CONFIG, scratch / "dagster" / "dagster.yaml")
     log = scratch / "materialize.log"
     started = time.perf_counter()
     with log.open("wb") as out:
@@ -352,7 +355,9 @@ async def one_request(
         params = {"limit": str(rng.choice(HISTORY_LIMITS))}
         return await http.get(f"{API}/users/me/history", params=params, headers=user.headers)
     variant_id, content_format = rng.choice(user.variants)
-    posted_at = datetime.now(UTC) - timedelta(minutes=rng.randint(5, 14 * 24 * 60))
+    # The API refuses a posting time more than a day before the variant was drafted (in
+    # the warm-up, minutes ago).
+    posted_at = datetime.now(UTC) - timedelta(seconds=rng.randint(1, 60))
     impressions = rng.randint(100, 20_000)
     body = {
         "platform": PLATFORM_OF[content_format],
@@ -622,7 +627,10 @@ def main() -> None:
         "--think", type=float, default=0.0, help="mean think time between requests, s (0)"
     )
     parser.add_argument("--keep-log", type=Path, default=None, help="copy the server log here")
+    parser.add_argument("--quick", action="store_true", help=f"smoke run: {QUICK}")
     args = parser.parse_args()
+    if args.quick:
+        vars(args).update(QUICK)
     time_limit = args.time_limit or int(args.seconds) + 150
     start_time_limit(time_limit)
     began = time.perf_counter()

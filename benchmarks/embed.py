@@ -24,12 +24,14 @@ pieces can be cut, spread evenly, and new pieces for (c) are new text.
 (a) and (b) run in interleaved rounds, alternating which goes first; medians are reported.
 
 Run: ``.venv/bin/python benchmarks/embed.py`` from the repository root (``--help`` for the
-sizes: ``--chunks``, ``--rss-chunks``, ``--rounds``).
+sizes: ``--chunks``, ``--rss-chunks``, ``--rounds``; ``--quick`` for a smoke run of seconds).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import hashlib
 import json
 import os
 import platform
@@ -60,6 +62,7 @@ from prosora_pipelines.lib.article_embedding import (  # noqa: E402
     article_chunks,
     index_articles,
 )
+from prosora_pipelines.lib.articles import Article, articles_frame  # noqa: E402
 from prosora_pipelines.lib.chunking import Tokenizer, chunk_article  # noqa: E402
 from prosora_pipelines.lib.embedding import (  # noqa: E402
     DEFAULT_MODEL,
@@ -67,8 +70,8 @@ from prosora_pipelines.lib.embedding import (  # noqa: E402
     load_embedder,
     resolve_model_path,
 )
+from prosora_pipelines.lib.sample_corpus import sample_articles  # noqa: E402
 from prosora_pipelines.lib.vector_store import ArticleIndex, table_name_for  # noqa: E402
-from prosora_pipelines_tests.support.sample_ingest import sample_articles  # noqa: E402
 
 DEFAULT_CHUNKS = 500
 DEFAULT_RSS_CHUNKS = 200
@@ -81,21 +84,12 @@ PIECE_WORDS = (170, 210)  # before trimming to one chunk
 TRIM_WORDS = 4
 GOLDEN = (5**0.5 - 1) / 2
 DEFAULT_TIME_LIMIT_SECONDS = 900
+QUICK = {"chunks": 16, "rss_chunks": 4, "rounds": 1}
+"""``--quick``: every step at the smallest size, a smoke run of seconds."""
 WARM_UP_TEXTS = 64
 RATIO_TARGET = 0.85
 INCREMENTAL_TARGET = 0.05
 RSS_GROWTH_TARGET = 1.3
-ARTICLE_SCHEMA: dict[str, Any] = {
-    "id": pl.String(),
-    "title": pl.String(),
-    "text": pl.String(),
-    "url": pl.String(),
-    "source_id": pl.String(),
-    "tier": pl.String(),
-    "credibility": pl.Float64(),
-    "domains": pl.List(pl.String()),
-    "published_at": pl.Datetime("us", "UTC"),
-}
 
 
 @dataclass(frozen=True)
@@ -104,7 +98,7 @@ class Corpus:
 
     words: list[str]
     owner: list[int]
-    articles: list[dict[str, Any]]
+    articles: list[Article]
 
 
 def load_corpus() -> Corpus:
@@ -116,18 +110,7 @@ def load_corpus() -> Corpus:
         found = article.text.split()
         words += found
         owner += [index] * len(found)
-    meta = [
-        {
-            "title": a.title,
-            "source_id": a.source_id,
-            "tier": a.tier,
-            "credibility": a.credibility,
-            "domains": list(a.domains),
-            "published_at": a.published_at,
-        }
-        for a in canonical
-    ]
-    return Corpus(words=words, owner=owner, articles=meta)
+    return Corpus(words=words, owner=owner, articles=canonical)
 
 
 def fit_one_chunk(title: str, words: list[str], tokenizer: Tokenizer, max_tokens: int) -> str:
@@ -147,32 +130,38 @@ def fit_one_chunk(title: str, words: list[str], tokenizer: Tokenizer, max_tokens
         words = words[:-TRIM_WORDS]
 
 
-def piece_article(corpus: Corpus, index: int, embedder: Embedder) -> dict[str, Any]:
-    """Article ``index``: a one-chunk piece of the corpus at a golden-ratio rotation."""
+def piece_article(corpus: Corpus, index: int, embedder: Embedder) -> Article:
+    """Article ``index``: a one-chunk piece of the corpus at a golden-ratio rotation, with
+    the rest of its fields from the article it starts in."""
     total = len(corpus.words)
     start = int(((index + 1) * GOLDEN) % 1.0 * total)
     low, high = PIECE_WORDS
     length = low + (index * 7919) % (high - low + 1)
     words = [corpus.words[(start + k) % total] for k in range(length)]
     source = corpus.articles[corpus.owner[start]]
-    text = fit_one_chunk(source["title"], words, embedder.tokenizer, embedder.info.max_tokens)
-    return {
-        "id": f"bench-{index:07d}",
-        "url": f"https://bench.invalid/articles/{index}",
-        "text": text,
-        **source,
-    }
+    text = fit_one_chunk(source.title, words, embedder.tokenizer, embedder.info.max_tokens)
+    url = f"https://bench.invalid/articles/{index}"
+    return dataclasses.replace(
+        source,
+        id=f"bench-{index:07d}",
+        url=url,
+        canonical_url=url,
+        text=text,
+        word_count=len(text.split()),
+        content_hash=hashlib.sha256(text.encode()).hexdigest(),
+    )
 
 
-def articles_frame(corpus: Corpus, indices: range, embedder: Embedder) -> pl.DataFrame:
-    rows = [piece_article(corpus, index, embedder) for index in indices]
-    texts = {row["text"] for row in rows}
-    if len(texts) != len(rows):
+def pieces_frame(corpus: Corpus, indices: range, embedder: Embedder) -> pl.DataFrame:
+    """The articles frame (the library's own columns) of pieces ``indices``."""
+    pieces = [piece_article(corpus, index, embedder) for index in indices]
+    texts = {piece.text for piece in pieces}
+    if len(texts) != len(pieces):
         raise RuntimeError(
-            f"only {len(texts)} distinct pieces among {len(rows)}; the corpus has "
+            f"only {len(texts)} distinct pieces among {len(pieces)}; the corpus has "
             f"{len(corpus.words)} words, ask for fewer chunks"
         )
-    return pl.DataFrame(rows, schema=ARTICLE_SCHEMA)
+    return articles_frame(pieces)
 
 
 def mib(kib: int) -> str:
@@ -216,7 +205,7 @@ def reset_peak_rss() -> bool:
 def rss_child(chunks: int, device: str) -> None:
     """Subprocess body for (d): one full index_articles; prints its RSS figures as JSON."""
     embedder = load_embedder(DEFAULT_MODEL, device, "auto")
-    frame = articles_frame(load_corpus(), range(chunks), embedder)
+    frame = pieces_frame(load_corpus(), range(chunks), embedder)
     load_peak = max_rss_kib()
     before = memory_status_kib("VmRSS")
     # Loading torch and the model peaks well above what indexing needs; with the mark
@@ -272,7 +261,7 @@ def run_benchmark(args: argparse.Namespace, deadline: float) -> None:
         str(resolve_model_path(DEFAULT_MODEL)), device=args.device, local_files_only=True
     )
     corpus = load_corpus()
-    frame = articles_frame(corpus, range(chunks), embedder)
+    frame = pieces_frame(corpus, range(chunks), embedder)
     rows = article_chunks(frame, embedder)
     if len(rows) != chunks:
         raise RuntimeError(f"{chunks} articles made {len(rows)} chunks, expected one each")
@@ -342,7 +331,7 @@ def run_benchmark(args: argparse.Namespace, deadline: float) -> None:
         grown = frame
         next_index = chunks
         for _ in range(INCREMENTAL_RUNS):
-            added = articles_frame(corpus, range(next_index, next_index + new_count), embedder)
+            added = pieces_frame(corpus, range(next_index, next_index + new_count), embedder)
             next_index += new_count
             grown = pl.concat([grown, added])
             seconds, report = timed(index_articles, grown, embedder, index, batch_size=BATCH_SIZE)
@@ -456,8 +445,11 @@ def main() -> None:
     parser.add_argument(
         "--time-limit", type=int, default=DEFAULT_TIME_LIMIT_SECONDS, help="seconds, then stop"
     )
+    parser.add_argument("--quick", action="store_true", help=f"smoke run: {QUICK}")
     parser.add_argument("--rss-child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.quick:
+        vars(args).update(QUICK)
     if args.rss_child is not None:
         rss_child(args.rss_child, args.device)
         return

@@ -328,8 +328,9 @@ def archive_entries(count: int, fetched_at: datetime) -> list[RawEntry]:
 
 def articles_step(entries: Sequence[RawEntry], sources: dict[str, Source]) -> int:
     """What the ``articles`` asset computes from the raw entries; returns the rows."""
-    built = build_articles(entries, sources)
-    deduplicated, _ = deduplicate(built, Settings().near_duplicate_threshold)
+    settings = Settings()
+    built = build_articles(entries, sources, earliest_published=settings.earliest_plausible_date)
+    deduplicated, _ = deduplicate(built.articles, settings.near_duplicate_threshold)
     return articles_frame(deduplicated).height
 
 

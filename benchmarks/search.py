@@ -57,6 +57,7 @@ import pyarrow as pa  # noqa: E402
 from benchmarks.measuring import start_time_limit, stop_time_limit, verdict  # noqa: E402
 from prosora_pipelines.lib.catalog import Tier  # noqa: E402
 from prosora_pipelines.lib.embedding import EmbeddingModelInfo  # noqa: E402
+from prosora_pipelines.lib.sample_corpus import sample_articles  # noqa: E402
 from prosora_pipelines.lib.search import CANDIDATE_COLUMNS, SearchMode, search_articles  # noqa: E402
 from prosora_pipelines.lib.vector_store import (  # noqa: E402
     ROWS_PER_PARTITION,
@@ -66,7 +67,6 @@ from prosora_pipelines.lib.vector_store import (  # noqa: E402
     refresh_indexes,
     table_name_for,
 )
-from prosora_pipelines_tests.support.sample_ingest import sample_articles  # noqa: E402
 
 DEFAULT_SIZES = (10_000, 100_000)
 DIMENSION = 384  # all-MiniLM-L6-v2
@@ -76,6 +76,8 @@ DEFAULT_QUERIES = 100
 DEFAULT_ROUNDS = 3
 DEFAULT_SEED = 20261122
 DEFAULT_TIME_LIMIT_SECONDS = 900
+QUICK = {"chunks": [1_000], "queries": 20, "rounds": 1, "centres": 20}
+"""``--quick``: every step at the smallest size, a smoke run of seconds."""
 WARM_UP_QUERIES = 10
 K = 10
 LIBRARY_CANDIDATES = 50  # search_articles asks for max(50, 5 * k) candidates
@@ -500,7 +502,10 @@ def main() -> None:
     parser.add_argument(
         "--time-limit", type=int, default=DEFAULT_TIME_LIMIT_SECONDS, help="seconds, then stop"
     )
+    parser.add_argument("--quick", action="store_true", help=f"smoke run: {QUICK}")
     args = parser.parse_args()
+    if args.quick:
+        vars(args).update(QUICK)
     if min(args.chunks) <= K or args.queries <= WARM_UP_QUERIES or args.rounds < 1:
         parser.error(f"--chunks must exceed {K}, --queries {WARM_UP_QUERIES}; --rounds ≥ 1")
     start_time_limit(args.time_limit)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -12,11 +14,11 @@ from pydantic_settings import SettingsError
 from rich.table import Table
 
 from prosora_pipelines.api_commands import serve, token_app
-from prosora_pipelines.lib.catalog import CatalogError, load_catalog
+from prosora_pipelines.lib.catalog import CatalogError, Source, load_catalog
 from prosora_pipelines.lib.table_store import TableStore
 from prosora_pipelines.query_commands import profile_app, query, run_query
 from prosora_pipelines.settings import get_settings, invalid_settings_message
-from prosora_pipelines.terminal import console, fail
+from prosora_pipelines.terminal import console, fail, print_json
 
 app = typer.Typer(help="Prosora Pipelines: self-hosted content intelligence.", no_args_is_help=True)
 sources_app = typer.Typer(help="The source catalog and its health.", no_args_is_help=True)
@@ -73,9 +75,11 @@ def run_ingest(*, force: bool, only_sources: list[str]) -> bool:
     """Run the ingest job in this process, recorded in the Dagster instance; True if it passed."""
     import dagster as dg
 
+    from prosora_pipelines.dagster_home import ensure_dagster_home
     from prosora_pipelines.definitions import defs
     from prosora_pipelines.run_progress import execute_with_progress
 
+    ensure_dagster_home(get_settings().home)
     definitions = defs()
     job = definitions.resolve_job_def("ingest")
     run_config = dg.RunConfig(
@@ -177,6 +181,7 @@ def search(
     tier: Annotated[list[str] | None, typer.Option(help="Only this tier (repeatable).")] = None,
     domain: Annotated[list[str] | None, typer.Option(help="Only this domain (repeatable).")] = None,
     since: Annotated[datetime | None, typer.Option(help="Published on or after (UTC).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the hits as JSON.")] = False,
 ) -> None:
     """Hybrid search over the article index (meaning and words, credibility, recency)."""
     from prosora_pipelines.lib.embedding import load_embedder
@@ -184,13 +189,20 @@ def search(
     from prosora_pipelines.lib.vector_store import open_current_table
 
     settings = get_settings()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="open-index") as pool:
+        # Side by side, as in engine_from_settings: LanceDB's import is Python, the
+        # encoder's load mostly native code.
+        opened = pool.submit(open_current_table, settings.home)
+        embedder = load_embedder(
+            settings.embedding_model,
+            settings.embedding_device,
+            settings.embedding_precision,
+            settings.home,
+        )
     try:
-        index = open_current_table(settings.home)
+        index = opened.result()
     except LookupError as exc:
         raise fail(str(exc)) from None
-    embedder = load_embedder(
-        settings.embedding_model, settings.embedding_device, settings.embedding_precision
-    )
     filters = SearchFilters(
         sources=tuple(source or ()),
         tiers=tuple(tier or ()),
@@ -198,6 +210,9 @@ def search(
         since=since.replace(tzinfo=since.tzinfo or UTC) if since else None,
     )
     hits = search_articles(index, query, embedder.encode_query(query), k=k, filters=filters)
+    if as_json:
+        print_json({"query": query, "hits": [dataclasses.asdict(hit) for hit in hits]})
+        return
     table = Table(title=f"Search: {query}")
     for column in ("score", "source", "tier", "published", "title"):
         table.add_column(column)
@@ -210,6 +225,9 @@ def search(
 @sources_app.command("list")
 def sources_list(
     catalog: Annotated[Path | None, typer.Option(help="Catalog file (default: setting).")] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the sources and their health as JSON.")
+    ] = False,
 ) -> None:
     """The catalog's sources with their latest health, when sources have been fetched."""
     settings = get_settings()
@@ -223,6 +241,22 @@ def sources_list(
         if health is not None
         else {}
     )
+    if as_json:
+        # Each source as the catalog has it, with its latest health (null before any fetch)
+        # less what repeats the catalog.
+        repeated = {"source_id", *Source.model_fields}
+        print_json(
+            [
+                {
+                    **source.model_dump(mode="json"),
+                    "health": {k: v for k, v in by_id[source.id].items() if k not in repeated}
+                    if source.id in by_id
+                    else None,
+                }
+                for source in loaded.sources
+            ]
+        )
+        return
     table = Table(title=f"{len(loaded.sources)} sources")
     for column in (
         "id",

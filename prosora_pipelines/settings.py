@@ -20,6 +20,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 PACKAGE_DIR = Path(__file__).resolve().parent
 BUNDLED_CATALOGS_DIR = PACKAGE_DIR / "catalogs"
 SAMPLE_CATALOG = BUNDLED_CATALOGS_DIR / "sample.yaml"
+DAGSTER_INSTANCE_CONFIG = PACKAGE_DIR / "dagster.yaml"
+
+
+DEFAULT_EARLIEST_PLAUSIBLE_DATE = date(1990, 1, 1)
+"""Published dates before this day are implausible unless a deployment says otherwise."""
 
 
 class Settings(BaseSettings):
@@ -76,7 +81,7 @@ class Settings(BaseSettings):
         120, ge=0, description="How far past the fetch time a published date may lie."
     )
     earliest_plausible_date: date = Field(
-        date(1990, 1, 1),
+        DEFAULT_EARLIEST_PLAUSIBLE_DATE,
         description="Published dates before this day are implausible and treated as no date.",
     )
     fetch_log_retention_days: int = Field(

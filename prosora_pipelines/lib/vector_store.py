@@ -16,6 +16,7 @@ fast at that size and has perfect recall.
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -29,6 +30,12 @@ import pyarrow as pa
 
 from prosora_pipelines.lib.embedding import EmbeddingModelInfo
 from prosora_pipelines.lib.table_store import TableStore
+
+# LanceDB's native code logs warnings straight to stderr in Rust's format (for example
+# "KMeans: more than 10% of clusters are empty" for each partition of an index over many
+# alike vectors): not for a user's terminal. LANCEDB_LOG=warn shows them again; it is read
+# once, when lancedb is first imported, which every import of it here follows.
+os.environ.setdefault("LANCEDB_LOG", "error")
 
 MANIFEST_DOCUMENT = "article_index_manifest"
 VECTOR_INDEX_MIN_ROWS = 5_000

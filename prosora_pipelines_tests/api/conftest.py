@@ -26,6 +26,7 @@ from prosora_pipelines.definitions import defs
 from prosora_pipelines.lib.access.tokens import TokenConfig, mint_token
 from prosora_pipelines.lib.appdb.models import LearningPattern
 from prosora_pipelines.lib.appdb.models import User as UserRow
+from prosora_pipelines.lib.embedding import load_embedder
 from prosora_pipelines.settings import Settings, get_settings
 
 JWT_SECRET = "api-tests-secret-4f1c9a7e2b8d6035c1e9f7a"
@@ -48,8 +49,8 @@ def _snapshot(home: Path) -> dict[str, tuple[int, int]]:
 def materialized_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A PROSORA_HOME holding everything the `ingest` job materializes from the bundled
     sample (articles, article index, source health, trends), built once per session. The
-    job loads the embedding model with the settings' arguments, as the apps' query engines
-    do, so every app reuses the model loaded here."""
+    job loads the embedding model with the settings' arguments, and the query encoder the
+    apps' query engines load from the home is exported here, so every app reuses both."""
     root = tmp_path_factory.mktemp("api-materialized")
     home = root / "prosora-home"
     (root / "dagster-home").mkdir()
@@ -66,6 +67,15 @@ def materialized_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path
                     instance=dg.DagsterInstance.ephemeral(),
                 )
             )
+            # The query encoder the apps' engines use is kept in the home: export it now,
+            # as an app's first start would, so the home is complete before any test.
+            settings = get_settings()
+            load_embedder(
+                settings.embedding_model,
+                settings.embedding_device,
+                settings.embedding_precision,
+                settings.home,
+            ).encode_query("warm-up")
         finally:
             get_settings.cache_clear()
     assert result.success

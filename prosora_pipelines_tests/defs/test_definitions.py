@@ -17,6 +17,7 @@ import yaml
 
 from prosora_pipelines.definitions import defs as load_defs
 from prosora_pipelines.defs.sources.resources import SourceCatalogResource
+from prosora_pipelines.settings import DAGSTER_INSTANCE_CONFIG
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS_DIR = Path(sys.executable).parent
@@ -191,7 +192,7 @@ def test_loading_definitions_does_not_import_ml_libraries(tmp_path: Path) -> Non
 def test_dg_check_defs_passes() -> None:
     dagster_home = Path(os.environ["DAGSTER_HOME"])
     (dagster_home / "dagster.yaml").write_text(
-        (REPO_ROOT / "dagster.yaml").read_text(encoding="utf-8"), encoding="utf-8"
+        DAGSTER_INSTANCE_CONFIG.read_text(encoding="utf-8"), encoding="utf-8"
     )
     env = os.environ.copy()
     # The venv of the running interpreter is the active one, as if activated.
@@ -301,7 +302,7 @@ def test_catalog_sensor_skips_an_unreadable_catalog(
 def test_embedding_runs_in_the_gpu_pool_limited_to_one(definitions: dg.Definitions) -> None:
     node = definitions.resolve_assets_def("article_index").node_def
     assert getattr(node, "pool", None) == "gpu"
-    config = yaml.safe_load((REPO_ROOT / "dagster.yaml").read_text())
+    config = yaml.safe_load(DAGSTER_INSTANCE_CONFIG.read_text())
     assert config["concurrency"]["pools"]["default_limit"] == 1
 
 

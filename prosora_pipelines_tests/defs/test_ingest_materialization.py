@@ -20,10 +20,10 @@ from prosora_pipelines.defs.sources import assets as source_assets
 from prosora_pipelines.defs.sources import checks as source_checks
 from prosora_pipelines.defs.sources.resources import FeedFetcherResource, SourceCatalogResource
 from prosora_pipelines.defs.storage import ProsoraStorage
+from prosora_pipelines.lib.sample_corpus import load_sample_truth
 from prosora_pipelines.lib.table_store import TableStore
 from prosora_pipelines.settings import BUNDLED_CATALOGS_DIR, SAMPLE_CATALOG, Settings
 from prosora_pipelines_tests.support.feed_server import FeedServer, Route
-from prosora_pipelines_tests.support.sample_truth import load_sample_truth
 
 pytestmark = pytest.mark.integration
 

@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 from prosora_pipelines.definitions import defs
+from prosora_pipelines.settings import DAGSTER_INSTANCE_CONFIG
 
 pytestmark = pytest.mark.integration
 
@@ -79,7 +80,7 @@ class Webserver:
 def webserver(tmp_path: Path) -> Iterator[Webserver]:
     """A webserver started from the repo's workspace.yaml; stopped, with its children, after."""
     dagster_home = Path(os.environ["DAGSTER_HOME"])
-    shutil.copyfile(REPO_ROOT / "dagster.yaml", dagster_home / "dagster.yaml")
+    shutil.copyfile(DAGSTER_INSTANCE_CONFIG, dagster_home / "dagster.yaml")
     port = _free_port()
     log_path = tmp_path / "webserver.log"
     with log_path.open("wb") as log:

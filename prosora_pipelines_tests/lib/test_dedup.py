@@ -26,8 +26,8 @@ from prosora_pipelines.lib.dedup import deduplicate, jaccard, shingles
 from prosora_pipelines.lib.embedding import Embedder
 from prosora_pipelines.lib.published_dates import DateStatus
 from prosora_pipelines.lib.raw_entries import RawEntry
+from prosora_pipelines.lib.sample_corpus import ingest_sample
 from prosora_pipelines.settings import SAMPLE_CATALOG
-from prosora_pipelines_tests.support.sample_ingest import ingest_sample
 
 EARLIEST_PUBLISHED = date(1990, 1, 1)
 

@@ -24,7 +24,7 @@ def test_concurrent_queries_each_get_their_own_vector(embedder: Embedder) -> Non
 
 
 def test_a_failing_batch_raises_and_the_next_query_still_works(embedder: Embedder) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(TypeError):
         embedder.encode_query(None)  # type: ignore[arg-type]
     assert embedder.encode_query("still works").shape == (embedder.info.dimension,)
 

@@ -1,5 +1,5 @@
 """Why: search is the evidence base of every draft. Over the hand-labelled queries of the
-sample corpus (sample_truth/*.yaml, written with the articles), hybrid search must be at
+sample corpus (catalogs/sample/truth/*.yaml, written with the articles), hybrid search must be at
 least as good as the better of full-text and vector search alone. Run with ``-s`` to see
 the figures: recall@10 and nDCG@10 per mode."""
 
@@ -11,9 +11,8 @@ import pytest
 from prosora_pipelines.lib.canonical_url import canonicalize_url
 from prosora_pipelines.lib.embedding import Embedder
 from prosora_pipelines.lib.retrieval_metrics import ndcg_at_k, recall_at_k
+from prosora_pipelines.lib.sample_corpus import load_sample_truth, sample_articles
 from prosora_pipelines.lib.search import RankingWeights, SearchMode, search_articles
-from prosora_pipelines_tests.support.sample_ingest import sample_articles
-from prosora_pipelines_tests.support.sample_truth import load_sample_truth
 
 K = 10
 # Pure relevance and no diversity cap, so the three modes are compared on retrieval alone.

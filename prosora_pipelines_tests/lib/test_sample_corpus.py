@@ -13,9 +13,13 @@ from prosora_pipelines.lib.canonical_url import canonicalize_url
 from prosora_pipelines.lib.catalog import load_catalog
 from prosora_pipelines.lib.dedup import DedupReport
 from prosora_pipelines.lib.published_dates import DateStatus
+from prosora_pipelines.lib.sample_corpus import (
+    SampleTruth,
+    ingest_sample,
+    load_sample_truth,
+    sample_articles,
+)
 from prosora_pipelines.settings import SAMPLE_CATALOG
-from prosora_pipelines_tests.support.sample_ingest import ingest_sample, sample_articles
-from prosora_pipelines_tests.support.sample_truth import SampleTruth, load_sample_truth
 
 
 @pytest.fixture(scope="module")

@@ -141,11 +141,16 @@ def _prototype_vectors(embedder: Embedder) -> _PrototypeVectors:
             intents = [
                 (label, text) for label, texts in INTENT_PROTOTYPES.items() for text in texts
             ]
-            intent_vectors = embedder.encode([text for _, text in intents])
+            domain_texts = [text for texts in DOMAIN_PROTOTYPES.values() for text in texts]
+            # One call for every prototype: a few forward passes instead of one per domain.
+            vectors = embedder.encode_queries([text for _, text in intents] + domain_texts)
+            intent_vectors = vectors[: len(intents)]
             centroids = []
+            start = len(intents)
             for texts in DOMAIN_PROTOTYPES.values():
-                centroid = embedder.encode(list(texts)).mean(axis=0)
+                centroid = vectors[start : start + len(texts)].mean(axis=0)
                 centroids.append(centroid / np.linalg.norm(centroid))
+                start += len(texts)
             _prototype_cache[key] = _PrototypeVectors(
                 intent_labels=tuple(label for label, _ in intents),
                 intent_vectors=intent_vectors,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 from sqlalchemy.orm import Session, sessionmaker
 
 from prosora_pipelines.lib.appdb.engine import (
@@ -44,11 +46,20 @@ def engine_from_settings(
         migrate(url)
         sessions = make_session_factory(make_engine(url, timeouts=database_timeouts(settings)))
     generator, refiner = generator_from_settings(settings)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="open-index") as pool:
+        # Importing LanceDB is mostly Python, loading the query encoder mostly native code
+        # that lets go of the interpreter lock: side by side, a cold start waits for the
+        # longer of the two instead of both.
+        index = pool.submit(CurrentIndex, settings.home)
+        embedder = load_embedder(
+            settings.embedding_model,
+            settings.embedding_device,
+            settings.embedding_precision,
+            settings.home,
+        )
     engine = QueryEngine(
-        embedder=load_embedder(
-            settings.embedding_model, settings.embedding_device, settings.embedding_precision
-        ),
-        index=CurrentIndex(settings.home),
+        embedder=embedder,
+        index=index.result(),
         sessions=sessions,
         generator=generator,
         predictor=EngagementPrior(),

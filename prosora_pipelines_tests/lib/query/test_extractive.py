@@ -18,7 +18,7 @@ from prosora_pipelines.lib.query.extractive import ExtractiveGenerator, hashtags
 from prosora_pipelines.lib.query.generation import DraftRequest, Generation
 from prosora_pipelines.lib.query.grounding import ungrounded_facts
 from prosora_pipelines.lib.query.voice import Voice
-from prosora_pipelines_tests.support.sample_truth import load_sample_truth
+from prosora_pipelines.lib.sample_corpus import load_sample_truth
 
 QUERIES = [item["q"] for item in load_sample_truth().queries]
 

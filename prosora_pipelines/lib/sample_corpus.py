@@ -1,0 +1,97 @@
+"""The bundled sample corpus: ingested through the library without Dagster, and its
+hand-written ground truth (``catalogs/sample/truth/*.yaml``: every article, the duplicates,
+and labelled queries).
+
+Tests check the pipelines against the truth, and the benchmarks measure on the same corpus
+and queries; both take them from here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import yaml
+
+from prosora_pipelines.lib.articles import Article, build_articles
+from prosora_pipelines.lib.catalog import load_catalog
+from prosora_pipelines.lib.dedup import DedupReport, deduplicate
+from prosora_pipelines.lib.fetching import Fetcher, FetchPolicy
+from prosora_pipelines.lib.ingestion import IngestResult, ingest_sources
+from prosora_pipelines.settings import (
+    BUNDLED_CATALOGS_DIR,
+    DEFAULT_EARLIEST_PLAUSIBLE_DATE,
+    SAMPLE_CATALOG,
+)
+
+SAMPLE_FETCHED_AT = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+TRUTH_DIR = BUNDLED_CATALOGS_DIR / "sample" / "truth"
+
+
+def ingest_sample() -> IngestResult:
+    catalog = load_catalog(SAMPLE_CATALOG)
+    return asyncio.run(
+        ingest_sources(
+            catalog.sources,
+            fetcher=Fetcher(FetchPolicy()),
+            validators={},
+            run_id="sample",
+            fetched_at=SAMPLE_FETCHED_AT,
+            allowed_skew=timedelta(hours=2),
+        )
+    )
+
+
+def sample_articles() -> tuple[list[Article], DedupReport]:
+    catalog = load_catalog(SAMPLE_CATALOG)
+    result = ingest_sample()
+    built = build_articles(
+        result.entries,
+        {s.id: s for s in catalog.sources},
+        earliest_published=DEFAULT_EARLIEST_PLAUSIBLE_DATE,
+    )
+    return deduplicate(built.articles, threshold=0.7)
+
+
+@dataclass(frozen=True)
+class TruthArticle:
+    url: str
+    source: str
+    title: str
+    published: date | None
+    topics: tuple[str, ...]
+    no_link: bool
+
+
+@dataclass(frozen=True)
+class SampleTruth:
+    articles: list[TruthArticle]
+    exact_duplicates: list[list[str]]
+    near_duplicates: list[list[str]]
+    queries: list[dict[str, Any]]
+
+
+def load_sample_truth() -> SampleTruth:
+    articles: list[TruthArticle] = []
+    exact: list[list[str]] = []
+    near: list[list[str]] = []
+    queries: list[dict[str, Any]] = []
+    for path in sorted(TRUTH_DIR.glob("part*.yaml")):
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        for item in raw["articles"]:
+            articles.append(
+                TruthArticle(
+                    url=item["url"],
+                    source=item["source"],
+                    title=item["title"],
+                    published=item.get("published"),
+                    topics=tuple(item.get("topics") or ()),
+                    no_link=bool(item.get("no_link")),
+                )
+            )
+        exact.extend(raw.get("exact_duplicates") or [])
+        near.extend(raw.get("near_duplicates") or [])
+        queries.extend(raw.get("queries") or [])
+    return SampleTruth(articles, exact, near, queries)
