@@ -20,6 +20,7 @@ SCRIPTS = {
     "embed.py": ((), "(b) index_articles into an empty LanceDB"),
     "search.py": ((), "search_articles VECTOR p95"),
     "query.py": ((), "query, encoder cached"),
+    "parser_agreement.py": ((), "agree with feedparser"),
     # Its own limit is load plus 150 s, set for an idle machine; a smoke run may be slower.
     "api_load.py": (("--time-limit", "600"), "whole run"),
 }

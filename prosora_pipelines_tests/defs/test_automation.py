@@ -2,7 +2,7 @@
 when it is materialized on its own (the UI's "Materialize" on one asset). That needs an
 automation sensor that is on without anyone switching it on, and conditions that request
 exactly the stale assets. This evaluates the sensor's target on a real SQLite instance
-configured by the repo's ``dagster.yaml``, runs what it requests, and checks the result."""
+configured by the bundled ``dagster.yaml``, runs what it requests, and checks the result."""
 
 from __future__ import annotations
 
@@ -17,17 +17,17 @@ import pytest
 from prosora_pipelines.definitions import defs as load_defs
 from prosora_pipelines.lib.embedding import Embedder
 from prosora_pipelines.lib.table_store import TableStore
+from prosora_pipelines.settings import DAGSTER_INSTANCE_CONFIG
 
 pytestmark = pytest.mark.integration
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 DOWNSTREAM_OF_RAW_ENTRIES = {"source_health", "articles", "article_index", "trends"}
 
 
 @pytest.fixture
 def instance() -> dg.DagsterInstance:
-    """The instance ``make dev`` uses: SQLite under DAGSTER_HOME, the repo's config."""
-    shutil.copyfile(REPO_ROOT / "dagster.yaml", Path(os.environ["DAGSTER_HOME"]) / "dagster.yaml")
+    """The instance ``make dev`` uses: SQLite under DAGSTER_HOME, the bundled config."""
+    shutil.copyfile(DAGSTER_INSTANCE_CONFIG, Path(os.environ["DAGSTER_HOME"]) / "dagster.yaml")
     return dg.DagsterInstance.get()
 
 

@@ -320,7 +320,7 @@ def test_an_asset_launched_from_the_command_line_runs_in_process() -> None:
     """``dg launch`` (and the UI) build a run of the implicit asset job, not of ``ingest``."""
     dagster_home = Path(os.environ["DAGSTER_HOME"])
     (dagster_home / "dagster.yaml").write_text(
-        (REPO_ROOT / "dagster.yaml").read_text(encoding="utf-8"), encoding="utf-8"
+        DAGSTER_INSTANCE_CONFIG.read_text(encoding="utf-8"), encoding="utf-8"
     )
     env = os.environ.copy()
     env["VIRTUAL_ENV"] = sys.prefix

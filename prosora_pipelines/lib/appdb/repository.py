@@ -68,6 +68,11 @@ MAX_IDS_PER_STATEMENT = 1000
 # and only ever arrive by mistake (or to confuse a reader).
 _CONTROL_CHARACTERS = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
 STORABLE_TEXT_PATTERN = f"^[^{_CONTROL_CHARACTERS}]*$"
+# Required text is stripped before its length is checked, so it must hold something else
+# than white space.
+NON_BLANK_STORABLE_TEXT_PATTERN = (
+    f"^[^{_CONTROL_CHARACTERS}]*[^\\s{_CONTROL_CHARACTERS}][^{_CONTROL_CHARACTERS}]*$"
+)
 _CONTROL_CHARACTER = re.compile(rf"[{_CONTROL_CHARACTERS}\ud800-\udfff]")
 
 
@@ -99,7 +104,10 @@ class _StorableTextSchema:
         schema: CoreSchema, handler: GetJsonSchemaHandler
     ) -> JsonSchemaValue:
         json_schema = handler(schema)
-        json_schema["pattern"] = STORABLE_TEXT_PATTERN
+        required = json_schema.get("minLength", 0) > 0
+        json_schema["pattern"] = (
+            NON_BLANK_STORABLE_TEXT_PATTERN if required else STORABLE_TEXT_PATTERN
+        )
         return json_schema
 
 
