@@ -296,6 +296,7 @@ def test_a_keyless_client_sends_nothing_the_sdk_finds_in_the_environment(
     """The settings say where a key comes from; a key or an organisation meant for OpenAI
     must not reach a local server because the SDK looked in the environment itself."""
     monkeypatch.setenv("OPENAI_API_KEY", API_KEY)
+    monkeypatch.setenv("OPENAI_ADMIN_KEY", API_KEY)
     monkeypatch.setenv("OPENAI_ORG_ID", "org-from-the-environment")
     monkeypatch.setenv("OPENAI_PROJECT_ID", "proj-from-the-environment")
     with LLMServer(wire_format) as server:
