@@ -71,6 +71,9 @@ setup(
         "psycopg[binary]>=3.1",
         "typing-extensions>=4.5",
         "google-genai>=1.20,<4",
+        # Ollama and OpenAI-compatible servers. 3.x takes the httpx client that keeps each
+        # call's deadline (lib/llm/deadlines.py) as well as its own httpx2 ones.
+        "openai>=3.63,<4",
         "fastapi>=0.115,<1",
         "uvicorn[standard]>=0.30",
         "python-multipart>=0.0.9",

@@ -13,11 +13,11 @@ import hashlib
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from email.utils import formatdate
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+
+from prosora_pipelines_tests.support.loopback_http import LoopbackHTTPServer, Received, Reply
 
 
 @dataclass
@@ -36,34 +36,19 @@ class Route:
     """Send the body one byte at a time, this many seconds apart (headers go at once)."""
 
 
-class FeedServer:
-    """Serves ``routes`` (path → Route) on 127.0.0.1 at a free port, in a background thread."""
+class FeedServer(LoopbackHTTPServer):
+    """Serves ``routes`` (path → Route) on ``host`` at a free port, in background threads."""
 
     def __init__(self, host: str = "127.0.0.1", latency: float = 0.0) -> None:
+        super().__init__(host)
         self.routes: dict[str, Route] = {}
         self.requests: Counter[str] = Counter()
         self.conditional_hits: Counter[str] = Counter()
         self.latency = latency
         self._lock = threading.Lock()
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *_: Any) -> None:
-                return
-
-            def do_GET(self) -> None:
-                server._handle(self)
-
-        self._httpd = ThreadingHTTPServer((host, 0), Handler)
-        self._httpd.daemon_threads = True
-        self.host = host
-        self.port = self._httpd.server_address[1]
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
 
     def url(self, path: str) -> str:
-        return f"http://{self.host}:{self.port}{path}"
+        return f"{self.root_url}{path}"
 
     def add(self, path: str, route: Route) -> str:
         self.routes[path] = route
@@ -80,14 +65,10 @@ class FeedServer:
                 )
 
     def __enter__(self) -> FeedServer:
-        self._thread.start()
+        super().__enter__()
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-
-    def _handle(self, request: BaseHTTPRequestHandler) -> None:
+    def answer(self, request: Received) -> Reply:
         path = request.path
         with self._lock:
             self.requests[path] += 1
@@ -96,26 +77,22 @@ class FeedServer:
             time.sleep(self.latency)
         route = self.routes.get(path)
         if route is None:
-            self._send(request, 404, b"not found", "text/plain", {})
-            return
+            return _reply(404, b"not found", "text/plain", {})
         if route.delay:
             time.sleep(route.delay)
         if route.redirect_to is not None:
-            self._send(request, 302, b"", "text/plain", {"Location": route.redirect_to})
-            return
+            return _reply(302, b"", "text/plain", {"Location": route.redirect_to})
         if route.status != 200 and count <= (route.fail_times or 10**9):
-            self._send(request, route.status, b"error", "text/plain", route.headers)
-            return
+            return _reply(route.status, b"error", "text/plain", route.headers)
         etag = '"' + hashlib.sha256(route.body).hexdigest()[:16] + '"'
         last_modified = formatdate(1_700_000_000, usegmt=True)
         if route.conditional and (
-            request.headers.get("If-None-Match") == etag
-            or request.headers.get("If-Modified-Since") == last_modified
+            request.headers.get("if-none-match") == etag
+            or request.headers.get("if-modified-since") == last_modified
         ):
             with self._lock:
                 self.conditional_hits[path] += 1
-            self._send(request, 304, b"", None, {"ETag": etag})
-            return
+            return _reply(304, b"", None, {"ETag": etag})
         headers = dict(route.headers)
         if route.conditional:
             headers.update({"ETag": etag, "Last-Modified": last_modified})
@@ -123,31 +100,12 @@ class FeedServer:
         if route.gzip_body:
             body = gzip.compress(body)
             headers["Content-Encoding"] = "gzip"
-        self._send(request, 200, body, route.content_type, headers, route.trickle_interval)
+        reply = _reply(200, body, route.content_type, headers)
+        if route.trickle_interval:
+            return replace(reply, trickle_seconds=route.trickle_interval)
+        return reply
 
-    @staticmethod
-    def _send(
-        request: BaseHTTPRequestHandler,
-        status: int,
-        body: bytes,
-        content_type: str | None,
-        headers: dict[str, str],
-        trickle_interval: float = 0.0,
-    ) -> None:
-        try:
-            request.send_response(status)
-            if content_type:
-                request.send_header("Content-Type", content_type)
-            for name, value in headers.items():
-                request.send_header(name, value)
-            request.send_header("Content-Length", str(len(body)))
-            request.end_headers()
-            if trickle_interval:
-                for index in range(len(body)):
-                    request.wfile.write(body[index : index + 1])
-                    request.wfile.flush()
-                    time.sleep(trickle_interval)
-            elif body:
-                request.wfile.write(body)
-        except (BrokenPipeError, ConnectionResetError):
-            return
+
+def _reply(status: int, body: bytes, content_type: str | None, headers: dict[str, str]) -> Reply:
+    kind = {"Content-Type": content_type} if content_type else {}
+    return Reply(status, body, {**kind, **headers})

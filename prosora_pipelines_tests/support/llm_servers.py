@@ -1,5 +1,6 @@
-"""A real HTTP server on loopback that answers like an LLM provider (Gemini, Ollama or an
-OpenAI-compatible server), scripted request by request: good answers with given token
+"""A real HTTP server on loopback that answers like an LLM provider (Gemini, Ollama's
+OpenAI-compatible ``/v1`` endpoint, or another OpenAI-compatible server), scripted request
+by request: good answers with given token
 counts, empty answers, garbage bodies, JSON of the wrong shape, 429 with Retry-After, 5xx,
 refusals, slow answers and answers trickled a byte at a time.
 
@@ -14,8 +15,9 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
+
+from prosora_pipelines_tests.support.loopback_http import LoopbackHTTPServer, Received, Reply
 
 WireFormat = Literal["gemini", "ollama", "openai"]
 GOOGLE_STATUS_NAMES = {
@@ -132,13 +134,14 @@ class RecordedRequest:
     body: Any
 
 
-class LLMServer:
+class LLMServer(LoopbackHTTPServer):
     """Answers in ``wire_format`` on 127.0.0.1 at a free port, in background threads.
 
     Requests take behaviours from the queue filled by :meth:`script`, then ``default``.
     """
 
     def __init__(self, wire_format: WireFormat, default: Behaviour | None = None) -> None:
+        super().__init__()
         self.wire_format = wire_format
         self.default = default or success()
         self.requests: list[RecordedRequest] = []
@@ -146,54 +149,27 @@ class LLMServer:
         self._queue: deque[Behaviour] = deque()
         self._in_flight = 0
         self._lock = threading.Lock()
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            # Headers and body go out in separate writes; without this, Nagle's algorithm
-            # and delayed ACKs add 40 ms to every answer.
-            disable_nagle_algorithm = True
-
-            def log_message(self, *_: Any) -> None:
-                return
-
-            def do_POST(self) -> None:
-                server._handle(self)
-
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
-        self.port = self._httpd.server_address[1]
-        # A short poll interval makes shutdown, and so each test, fast.
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
-        )
 
     @property
     def base_url(self) -> str:
         """What the client for this wire format takes as its ``base_url``."""
-        root = f"http://127.0.0.1:{self.port}"
-        return f"{root}/v1" if self.wire_format == "openai" else root
+        return f"{self.root_url}/v1" if self.wire_format == "openai" else self.root_url
 
     def script(self, *behaviours: Behaviour) -> None:
         with self._lock:
             self._queue.extend(behaviours)
 
     def __enter__(self) -> LLMServer:
-        self._thread.start()
+        super().__enter__()
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-
-    def _handle(self, request: BaseHTTPRequestHandler) -> None:
-        raw = request.rfile.read(int(request.headers.get("Content-Length", 0)))
+    def answer(self, request: Received) -> Reply:
         with self._lock:
             self.requests.append(
                 RecordedRequest(
                     request.path,
-                    {name.lower(): value for name, value in request.headers.items()},
-                    json.loads(raw) if raw else None,
+                    request.headers,
+                    json.loads(request.body) if request.body else None,
                 )
             )
             behaviour = self._queue.popleft() if self._queue else self.default
@@ -201,51 +177,25 @@ class LLMServer:
             self.max_in_flight = max(self.max_in_flight, self._in_flight)
         try:
             time.sleep(behaviour.delay)
-            self._answer(request, behaviour)
+            return self._reply(behaviour)
         finally:
             with self._lock:
                 self._in_flight -= 1
 
-    def _answer(self, request: BaseHTTPRequestHandler, behaviour: Behaviour) -> None:
+    def _reply(self, behaviour: Behaviour) -> Reply:
         if behaviour.raw_body is not None:
             body = behaviour.raw_body
         elif behaviour.status >= 400:
             body = json.dumps(self._error_body(behaviour)).encode()
         else:
             body = json.dumps(self._success_body(behaviour)).encode()
-        headers = {"Content-Type": "application/json", **behaviour.headers}
-        headers["Content-Length"] = str(len(body))
-        try:
-            if behaviour.trickle_seconds is None:
-                request.send_response(behaviour.status)
-                for name, value in headers.items():
-                    request.send_header(name, value)
-                request.end_headers()
-                request.wfile.write(body)
-            else:
-                self._trickle(request, behaviour, behaviour.trickle_seconds, headers, body)
-        except (BrokenPipeError, ConnectionResetError):
-            return
-
-    @staticmethod
-    def _trickle(
-        request: BaseHTTPRequestHandler,
-        behaviour: Behaviour,
-        seconds_per_byte: float,
-        headers: dict[str, str],
-        body: bytes,
-    ) -> None:
-        head = f"HTTP/1.1 {behaviour.status} Answer\r\n" + "".join(
-            f"{name}: {value}\r\n" for name, value in headers.items()
+        return Reply(
+            behaviour.status,
+            body,
+            {"Content-Type": "application/json", **behaviour.headers},
+            trickle_seconds=behaviour.trickle_seconds,
+            trickle_headers=behaviour.trickle_headers,
         )
-        raw = head.encode() + b"\r\n" + body
-        if not behaviour.trickle_headers:
-            request.wfile.write(raw[: len(head) + 2])
-            raw = body
-        for byte in raw:
-            request.wfile.write(bytes([byte]))
-            request.wfile.flush()
-            time.sleep(seconds_per_byte)
 
     def _success_body(self, behaviour: Behaviour) -> dict[str, Any]:
         prompt, completion = behaviour.prompt_tokens, behaviour.completion_tokens
@@ -262,20 +212,11 @@ class LLMServer:
                 },
                 "modelVersion": "gemini-test",
             }
-        if self.wire_format == "ollama":
-            return {
-                "model": "llama-test",
-                "created_at": "2025-01-01T00:00:00Z",
-                "message": {"role": "assistant", "content": behaviour.text},
-                "done": True,
-                "done_reason": behaviour.finish_reason.lower(),
-                "prompt_eval_count": prompt,
-                "eval_count": completion,
-            }
         return {
             "id": "chatcmpl-test",
             "object": "chat.completion",
-            "model": "gpt-test",
+            "created": 1_735_689_600,
+            "model": "llama-test" if self.wire_format == "ollama" else "gpt-test",
             "choices": [
                 {
                     "index": 0,
@@ -305,6 +246,4 @@ class LLMServer:
                     }
                 ]
             return {"error": error}
-        if self.wire_format == "ollama":
-            return {"error": behaviour.error_message}
         return {"error": {"message": behaviour.error_message, "type": "error", "code": None}}

@@ -27,9 +27,9 @@ from typing import Any, Literal, TypeGuard
 
 import jwt
 from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
-from jwt.algorithms import HMACAlgorithm, RSAAlgorithm
+from jwt.algorithms import HMACAlgorithm
 
 from prosora_pipelines.lib.access.emails import normalized_email
 
@@ -282,8 +282,10 @@ def _rsa_key_from_pem(pem: str) -> RSAPublicKey:
 
 
 def _rsa_keys_from_jwks(path: Path) -> dict[str, RSAPublicKey]:
-    """The JWKS file's RS256 signing keys by ``kid``. Keys for other algorithms or uses are
-    skipped: an identity provider's JWKS may publish those too."""
+    """The JWKS file's RS256 signing keys by ``kid``, as PyJWT's :class:`jwt.PyJWKSet`
+    reads them. Keys for other algorithms or uses are skipped: an identity provider's JWKS
+    may publish those too. An RS256 signing key PyJWT cannot read stops the verifier, as
+    tokens signed by it would otherwise be refused later as signed by an unknown key."""
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except OSError as error:
@@ -295,27 +297,30 @@ def _rsa_keys_from_jwks(path: Path) -> dict[str, RSAPublicKey]:
     entries = document.get("keys") if isinstance(document, dict) else None
     if not isinstance(entries, list):
         raise TokenConfigError(f"the JWKS file {path} has no 'keys' list", field="jwks_path")
+    try:
+        readable = list(jwt.PyJWKSet(entries))
+    except jwt.PyJWKSetError:  # no key PyJWT can read at all
+        readable = []
     keys: dict[str, RSAPublicKey] = {}
-    for entry in entries:
-        if not _is_rs256_signing_jwk(entry):
+    for jwk in readable:
+        kid = jwk.key_id
+        if jwk.algorithm_name != "RS256" or jwk.public_key_use not in (None, "sig") or not kid:
             continue
-        kid: str = entry["kid"]
         if kid in keys:
             raise TokenConfigError(
                 f"the JWKS file {path} has two keys with kid {kid!r}", field="jwks_path"
             )
-        if "d" in entry:
+        if isinstance(jwk.key, RSAPrivateKey):
             raise TokenConfigError(
                 f"the JWKS key {kid!r} in {path} is a private key; give the API only public keys",
                 field="jwks_path",
             )
-        try:
-            key = RSAAlgorithm.from_jwk(entry)
-        except (jwt.InvalidKeyError, ValueError, TypeError):
+        keys[kid] = _strong_rsa_key(jwk.key, f"the JWKS key {kid!r}", field="jwks_path")
+    for entry in entries:
+        if _declares_rs256_signing_key(entry) and entry["kid"] not in keys:
             raise TokenConfigError(
-                f"the JWKS key {kid!r} in {path} is not an RSA key", field="jwks_path"
-            ) from None
-        keys[kid] = _strong_rsa_key(key, f"the JWKS key {kid!r}", field="jwks_path")
+                f"the JWKS key {entry['kid']!r} in {path} is not an RSA key", field="jwks_path"
+            )
     if not keys:
         raise TokenConfigError(
             f"the JWKS file {path} has no RS256 signing key with a kid", field="jwks_path"
@@ -323,7 +328,8 @@ def _rsa_keys_from_jwks(path: Path) -> dict[str, RSAPublicKey]:
     return keys
 
 
-def _is_rs256_signing_jwk(entry: object) -> TypeGuard[dict[str, Any]]:
+def _declares_rs256_signing_key(entry: object) -> TypeGuard[dict[str, Any]]:
+    """Whether a JWKS entry says it is an RS256 signing key, readable or not."""
     return (
         isinstance(entry, dict)
         and entry.get("kty") == "RSA"

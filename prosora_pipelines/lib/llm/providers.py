@@ -1,9 +1,12 @@
 """Builds the chat client the settings ask for, wrapped in the resilience layer, so the
-rest of the code base never names a provider. The extractive generator needs no client."""
+rest of the code base never names a provider. The extractive generator needs no client.
+
+Each provider's module, and so its SDK, is imported only when that provider is asked for:
+the SDKs are slow to import, and a process should pay for the one SDK it uses only.
+"""
 
 from __future__ import annotations
 
-from prosora_pipelines.lib.llm import gemini, ollama, openai_compatible
 from prosora_pipelines.lib.llm.chat import ChatClient
 from prosora_pipelines.lib.llm.resilience import ResilientChatClient
 from prosora_pipelines.settings import Settings
@@ -34,6 +37,8 @@ def _provider_client(settings: Settings) -> ChatClient:
     timeout = settings.llm_timeout
     match settings.generator:
         case "gemini":
+            from prosora_pipelines.lib.llm import gemini
+
             if not api_key:
                 raise ValueError(
                     "the 'gemini' generator needs an API key: set PROSORA_LLM_API_KEY "
@@ -43,10 +48,14 @@ def _provider_client(settings: Settings) -> ChatClient:
                 api_key, model or gemini.DEFAULT_MODEL, base_url, timeout
             )
         case "ollama":
+            from prosora_pipelines.lib.llm import ollama
+
             return ollama.OllamaChatClient(
                 model or ollama.DEFAULT_MODEL, base_url or ollama.DEFAULT_BASE_URL, timeout
             )
         case "openai":
+            from prosora_pipelines.lib.llm import openai_compatible
+
             return openai_compatible.OpenAICompatibleChatClient(
                 api_key,
                 model or openai_compatible.DEFAULT_MODEL,

@@ -1,7 +1,8 @@
 """Why: every provider must speak its own wire format correctly and fail in the same few
 ways, so the resilience layer and the generators can treat them alike; and an API key must
 reach the provider yet never an error message or a log. Exercised against real HTTP servers
-on loopback that answer the way Gemini, Ollama and OpenAI-compatible servers do."""
+on loopback that answer the way Gemini, Ollama (at its OpenAI-compatible ``/v1``) and
+OpenAI-compatible servers do."""
 
 from __future__ import annotations
 
@@ -98,16 +99,6 @@ def what_was_sent(wire_format: WireFormat, sent: RecordedRequest) -> dict[str, A
             "max_tokens": config["maxOutputTokens"],
         }
     messages = {message["role"]: message["content"] for message in body["messages"]}
-    if wire_format == "ollama":
-        return {
-            "path": sent.path,
-            "system": messages["system"],
-            "user": messages["user"],
-            "schema": body.get("format"),
-            "json_mode": "format" in body,
-            "temperature": body["options"]["temperature"],
-            "max_tokens": body["options"]["num_predict"],
-        }
     response_format = body.get("response_format", {})
     return {
         "path": sent.path,
@@ -122,7 +113,7 @@ def what_was_sent(wire_format: WireFormat, sent: RecordedRequest) -> dict[str, A
 
 EXPECTED_PATHS = {
     "gemini": "/v1beta/models/gemini-2.5-flash:generateContent",
-    "ollama": "/api/chat",
+    "ollama": "/v1/chat/completions",
     "openai": "/v1/chat/completions",
 }
 
@@ -145,8 +136,6 @@ def test_success_returns_text_and_usage_and_sends_the_request_in_wire_format(
         "temperature": 0.3,
         "max_tokens": 256,
     }
-    if server.wire_format == "ollama":
-        assert sent.body["stream"] is False
 
 
 def test_without_a_schema_no_json_mode_is_asked(server: LLMServer, client: ChatClient) -> None:
@@ -298,6 +287,26 @@ def test_api_key_is_sent_but_never_shown(
     logged = [record.getMessage() for record in caplog.records]
     assert any("retrying" in message for message in logged)
     assert not [message for message in logged if API_KEY in message or "PROMPT-SENTINEL" in message]
+
+
+@pytest.mark.parametrize("wire_format", ["ollama", "openai"])
+def test_a_keyless_client_sends_nothing_the_sdk_finds_in_the_environment(
+    wire_format: WireFormat, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The settings say where a key comes from; a key or an organisation meant for OpenAI
+    must not reach a local server because the SDK looked in the environment itself."""
+    monkeypatch.setenv("OPENAI_API_KEY", API_KEY)
+    monkeypatch.setenv("OPENAI_ADMIN_KEY", API_KEY)
+    monkeypatch.setenv("OPENAI_ORG_ID", "org-from-the-environment")
+    monkeypatch.setenv("OPENAI_PROJECT_ID", "proj-from-the-environment")
+    with LLMServer(wire_format) as server:
+        if wire_format == "ollama":
+            client: ChatClient = OllamaChatClient(base_url=server.base_url, timeout=TIMEOUT)
+        else:
+            client = OpenAICompatibleChatClient(None, base_url=server.base_url, timeout=TIMEOUT)
+        client.complete(REQUEST)
+    (sent,) = server.requests
+    assert not {"authorization", "openai-organization", "openai-project"} & sent.headers.keys()
 
 
 @pytest.fixture
