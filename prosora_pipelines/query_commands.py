@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from prosora_pipelines.lib.appdb.models import User
-    from prosora_pipelines.lib.query.engine import QueryResult
+    from prosora_pipelines.lib.query.responses import QueryResult
 
 FORMATS = ("linkedin_post", "x_thread", "blog_outline")
 profile_app = typer.Typer(help="Your voice profile: how drafts sound.", no_args_is_help=True)
