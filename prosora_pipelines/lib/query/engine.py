@@ -229,7 +229,7 @@ class Answer:
     options: QueryOptions
     analyzed: Analyzed
     found: Found
-    taste: UserVoice
+    user_voice: UserVoice
     drafted: Drafted
     # Phase 5, prediction: one per draft, in order.
     predictions: tuple[Prediction, ...]
@@ -237,7 +237,7 @@ class Answer:
 
     @property
     def status(self) -> Literal["completed", "partial"]:
-        complete = self.drafted.drafts and self.drafted.degraded_reason is None
+        complete = bool(self.drafted.drafts) and self.drafted.degraded_reason is None
         return "completed" if complete else "partial"
 
     @property
@@ -326,7 +326,7 @@ def query_result(
         timings_ms=timings,
         processing_time_ms=round(sum(timings.values()), 2),
         model_versions=answer.model_versions,
-        patterns_applied=list(answer.taste.preferences.applied),
+        patterns_applied=list(answer.user_voice.preferences.applied),
         token_usage={
             "prompt_tokens": usage.prompt_tokens,
             "completion_tokens": usage.completion_tokens,
@@ -398,9 +398,9 @@ class QueryEngine:
             found = self._gather(text, analyzed, options)
         progress.report("evidence", evidence_json(found.evidence))
         with clock.phase("voice"):
-            taste = self._voice(user_id)
+            user_voice = self._voice(user_id)
         with clock.phase("drafting"):
-            drafted = self._draft(text, options, analyzed, found, taste, progress.cancel)
+            drafted = self._draft(text, options, analyzed, found, user_voice, progress.cancel)
         with clock.phase("prediction"):
             predictions = tuple(self.predictor.predict(d, found.evidence) for d in drafted.drafts)
         answer = Answer(
@@ -408,7 +408,7 @@ class QueryEngine:
             options=options,
             analyzed=analyzed,
             found=found,
-            taste=taste,
+            user_voice=user_voice,
             drafted=drafted,
             predictions=predictions,
             model_versions=self._model_versions(found, drafted, predictions),
@@ -464,7 +464,7 @@ class QueryEngine:
         options: QueryOptions,
         analyzed: Analyzed,
         found: Found,
-        taste: UserVoice,
+        user_voice: UserVoice,
         cancel: threading.Event,
     ) -> Drafted:
         reason = _not_drafting(found, cancel)
@@ -475,13 +475,13 @@ class QueryEngine:
                 query=text,
                 analysis=analyzed.analysis,
                 evidence=found.evidence,
-                voice=taste.voice,
-                formats=_formats(options, analyzed.analysis, taste.default_formats),
+                voice=user_voice.voice,
+                formats=_formats(options, analyzed.analysis, user_voice.default_formats),
                 variants_per_format=options.variants_per_format,
-                hook_order=taste.preferences.hook_order,
+                hook_order=user_voice.preferences.hook_order,
             )
         )
-        drafts, rejected = checked_drafts(generation.drafts, found, taste.voice)
+        drafts, rejected = checked_drafts(generation.drafts, found, user_voice.voice)
         return Drafted(
             drafts=tuple(drafts),
             rejected=(*generation.rejected, *rejected),
@@ -503,7 +503,7 @@ class QueryEngine:
     def _store(
         self, user_id: uuid.UUID, answer: Answer, clock: _Clock, created_at: datetime
     ) -> Stored:
-        drafted, prefs, usage = answer.drafted, answer.taste.preferences, answer.usage
+        drafted, prefs, usage = answer.drafted, answer.user_voice.preferences, answer.usage
         with self.sessions.begin() as session:
             stored = record_query(
                 session,
