@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -186,7 +185,7 @@ def search(
     """Hybrid search over the article index (meaning and words, credibility, recency)."""
     from prosora_pipelines.lib.embedding import load_embedder
     from prosora_pipelines.lib.search import SearchFilters, search_articles
-    from prosora_pipelines.lib.vector_store import open_current_table
+    from prosora_pipelines.lib.vector_store import IndexUnavailableError, open_current_table
 
     settings = get_settings()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="open-index") as pool:
@@ -201,7 +200,7 @@ def search(
         )
     try:
         index = opened.result()
-    except LookupError as exc:
+    except IndexUnavailableError as exc:
         raise fail(str(exc)) from None
     filters = SearchFilters(
         sources=tuple(source or ()),
@@ -211,7 +210,7 @@ def search(
     )
     hits = search_articles(index, query, embedder.encode_query(query), k=k, filters=filters)
     if as_json:
-        print_json({"query": query, "hits": [dataclasses.asdict(hit) for hit in hits]})
+        print_json({"query": query, "hits": [hit.model_dump(mode="json") for hit in hits]})
         return
     table = Table(title=f"Search: {query}")
     for column in ("score", "source", "tier", "published", "title"):

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from prosora_pipelines.lib.appdb.models import User
-    from prosora_pipelines.lib.query.engine import QueryResult
+    from prosora_pipelines.lib.query.responses import QueryResult
 
 FORMATS = ("linkedin_post", "x_thread", "blog_outline")
 profile_app = typer.Typer(help="Your voice profile: how drafts sound.", no_args_is_help=True)
@@ -102,12 +102,13 @@ def run_query(
     from prosora_pipelines.lib.appdb.repository import AppDbError
     from prosora_pipelines.lib.query.engine import QueryFailedError
     from prosora_pipelines.lib.query.from_settings import engine_from_settings
+    from prosora_pipelines.lib.vector_store import IndexUnavailableError
 
     with user_session(email) as (_, user):
         user_id = user.id
     try:
         engine = engine_from_settings(get_settings())
-    except LookupError as error:
+    except IndexUnavailableError as error:
         raise fail(f"{error} (run `prosora materialize`)") from None
     except ValueError as error:
         raise fail(str(error)) from None

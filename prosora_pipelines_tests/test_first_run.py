@@ -76,7 +76,9 @@ def test_demo_then_query_and_search_work_without_dagster_home_and_print_no_noise
     assert json.loads(query.stdout)["status"] == "completed"
     search = _prosora(home, "search", "stablecoin reserve rules", "--json")
     assert search.returncode == 0, search.stderr
-    assert json.loads(search.stdout)
+    hits = json.loads(search.stdout)["hits"]
+    assert hits, search.stdout
+    assert all(hit["title"] and hit["url"] and hit["score"] > 0 for hit in hits)
     for done in (query, search):
         assert _noise_in(done.stdout + done.stderr) == []
         assert done.stderr == ""

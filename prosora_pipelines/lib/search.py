@@ -24,16 +24,21 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
+from pydantic import BaseModel, ConfigDict, Field
 
 from prosora_pipelines.lib.vector_store import async_view, read_together, sql_string
+
+if TYPE_CHECKING:
+    from lancedb.query import AsyncFTSQuery, AsyncVectorQuery
+    from lancedb.table import AsyncTable, Table
 
 SNIPPET_CHARACTERS = 320
 HNSW_MIN_EF = 50
@@ -77,8 +82,14 @@ class RankingWeights:
     max_per_source: int = 3
 
 
-@dataclass(frozen=True)
-class SearchHit:
+class ArticleHit(BaseModel):
+    """One article a search found, scored by its best matching passage."""
+
+    # The one article record: search returns it, a query's evidence numbers it
+    # (``lib.query.evidence``), and the API's search response shows it without the passage
+    # and chunk, which are for drafting.
+    model_config = ConfigDict(frozen=True)
+
     article_id: str
     title: str
     url: str
@@ -88,10 +99,10 @@ class SearchHit:
     domains: tuple[str, ...]
     published_at: datetime | None
     snippet: str
-    passage: str
-    chunk_id: str
+    passage: str = Field(exclude=True)
+    chunk_id: str = Field(exclude=True)
     score: float
-    components: dict[str, float] = field(default_factory=dict)
+    components: dict[str, float]
 
 
 def _timestamp(value: datetime) -> str:
@@ -147,10 +158,10 @@ def recency_weight(published_at: datetime | None, now: datetime, half_life_days:
     return float(0.5 ** (age_days / half_life_days))
 
 
-def diversify(hits: Sequence[SearchHit], k: int, max_per_source: int) -> list[SearchHit]:
+def diversify(hits: Sequence[ArticleHit], k: int, max_per_source: int) -> list[ArticleHit]:
     """Top ``k`` in order, at most ``max_per_source`` per source while others remain."""
-    chosen: list[SearchHit] = []
-    held_back: list[SearchHit] = []
+    chosen: list[ArticleHit] = []
+    held_back: list[ArticleHit] = []
     per_source: dict[str, int] = defaultdict(int)
     for hit in hits:
         if len(chosen) == k:
@@ -175,7 +186,9 @@ def _snippet(body: str) -> str:
     return body[:SNIPPET_CHARACTERS].rsplit(" ", 1)[0] + "…"
 
 
-def _vector_query(view: Any, vector: npt.NDArray[np.float32], where: str | None, limit: int) -> Any:
+def _vector_query(
+    view: AsyncTable, vector: npt.NDArray[np.float32], where: str | None, limit: int
+) -> AsyncVectorQuery:
     # HNSW explores ``ef`` candidates; LanceDB's default of 1.5 x limit gave a top-10 recall
     # of 0.88 at 100k chunks (benchmarks/search.py), a floor of 50 gives about 0.96.
     query = (
@@ -190,7 +203,7 @@ def _vector_query(view: Any, vector: npt.NDArray[np.float32], where: str | None,
     return query.limit(limit).select([*CANDIDATE_COLUMNS, "_distance"])
 
 
-def _text_query(view: Any, text: str, where: str | None, limit: int) -> Any:
+def _text_query(view: AsyncTable, text: str, where: str | None, limit: int) -> AsyncFTSQuery:
     query = view.query().nearest_to_text(text, columns="text")
     if where:
         query = query.where(where)
@@ -198,7 +211,9 @@ def _text_query(view: Any, text: str, where: str | None, limit: int) -> Any:
 
 
 def _best_per_article(
-    rows: list[dict[str, Any]], score_of: Any, best_row: dict[str, dict[str, Any]]
+    rows: list[dict[str, Any]],
+    score_of: Callable[[dict[str, Any]], float],
+    best_row: dict[str, dict[str, Any]],
 ) -> dict[str, float]:
     """Each article's best chunk score; remembers the chunk row that earned it."""
     scores: dict[str, float] = {}
@@ -212,7 +227,7 @@ def _best_per_article(
 
 
 def search_articles(
-    table: Any,
+    table: Table,
     query: str,
     query_vector: npt.NDArray[np.float32] | None,
     *,
@@ -222,7 +237,7 @@ def search_articles(
     weights: RankingWeights | None = None,
     candidates: int | None = None,
     now: datetime | None = None,
-) -> list[SearchHit]:
+) -> list[ArticleHit]:
     """The ``k`` best articles for ``query`` (see the module docstring for how)."""
     filters = filters or SearchFilters()
     weights = weights or RankingWeights()
@@ -236,8 +251,8 @@ def search_articles(
     if mode in (SearchMode.HYBRID, SearchMode.VECTOR) and query_vector is None:
         raise ValueError("vector and hybrid search need the query's vector")
     # Both candidate lists come from one concurrent read; filters are LanceDB prefilters.
-    view = async_view(table)
-    reads: dict[str, Any] = {}
+    view: AsyncTable = async_view(table)
+    reads: dict[str, AsyncVectorQuery | AsyncFTSQuery] = {}
     if query_vector is not None and mode in (SearchMode.HYBRID, SearchMode.VECTOR):
         reads["vector"] = _vector_query(view, query_vector, where, limit)
     if mode in (SearchMode.HYBRID, SearchMode.FULL_TEXT) and query.strip():
@@ -255,7 +270,7 @@ def search_articles(
         return []
     best_row = {**text_rows, **vector_rows}
     top = max(fused.values()) or 1.0
-    hits: list[SearchHit] = []
+    hits: list[ArticleHit] = []
     for article_id, fused_score in fused.items():
         row = best_row[article_id]
         chunk_id = row["chunk_id"]
@@ -269,7 +284,7 @@ def search_articles(
             + weights.recency * recency
         )
         hits.append(
-            SearchHit(
+            ArticleHit(
                 article_id=article_id,
                 title=row["title"],
                 url=row["url"],

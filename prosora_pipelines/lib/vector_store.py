@@ -22,7 +22,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -30,6 +30,9 @@ import pyarrow as pa
 
 from prosora_pipelines.lib.embedding import EmbeddingModelInfo
 from prosora_pipelines.lib.table_store import TableStore
+
+if TYPE_CHECKING:
+    from lancedb.table import Table
 
 # LanceDB's native code logs warnings straight to stderr in Rust's format (for example
 # "KMeans: more than 10% of clusters are empty" for each partition of an index over many
@@ -144,9 +147,9 @@ class CurrentIndex:
     def __init__(self, home: Path) -> None:
         self._tables = TableStore(home)
         self._index = ArticleIndex(home / "lancedb", read_consistency=READER_CONSISTENCY)
-        self._open: tuple[str, Any] | None = None
+        self._open: tuple[str, Table] | None = None
 
-    def table(self) -> tuple[Any, IndexManifest]:
+    def table(self) -> tuple[Table, IndexManifest]:
         """The current table and its manifest; ``IndexUnavailableError`` before the first
         index run."""
         manifest = read_manifest(self._tables)
@@ -173,7 +176,7 @@ class ArticleIndex:
         names = getattr(listed, "tables", listed)
         return list(names)
 
-    def open(self, name: str) -> Any:
+    def open(self, name: str) -> Table:
         return self._db.open_table(name)
 
     def open_or_create(self, name: str, dimension: int) -> Any:

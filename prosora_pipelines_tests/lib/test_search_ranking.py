@@ -12,9 +12,9 @@ import pytest
 
 from prosora_pipelines.lib.embedding import Embedder, EmbeddingModelInfo
 from prosora_pipelines.lib.search import (
+    ArticleHit,
     RankingWeights,
     SearchFilters,
-    SearchHit,
     SearchMode,
     diversify,
     filters_to_sql,
@@ -47,9 +47,21 @@ def test_recency_halves_every_half_life_and_undated_is_zero() -> None:
     assert recency_weight(None, NOW, 30) == 0.0
 
 
-def _hit(article_id: str, source: str, score: float) -> SearchHit:
-    return SearchHit(
-        article_id, article_id, "u", source, "standard", 0.7, (), None, "", "", "c", score
+def _hit(article_id: str, source: str, score: float) -> ArticleHit:
+    return ArticleHit(
+        article_id=article_id,
+        title=article_id,
+        url="u",
+        source_id=source,
+        tier="standard",
+        credibility=0.7,
+        domains=(),
+        published_at=None,
+        snippet="",
+        passage="",
+        chunk_id="c",
+        score=score,
+        components={},
     )
 
 

@@ -43,8 +43,8 @@ from prosora_pipelines.lib.query.engine import (
     QueryFailedError,
     QueryOptions,
     QueryProgress,
-    QueryResult,
 )
+from prosora_pipelines.lib.query.responses import QueryResult
 from prosora_pipelines.lib.vector_store import IndexUnavailableError
 
 router = APIRouter(prefix=API_PREFIX, tags=["queries"], responses=UNAVAILABLE_RESPONSES)

@@ -13,7 +13,7 @@ from prosora_pipelines.api.errors import UNAVAILABLE_RESPONSES, ApiError, check_
 from prosora_pipelines.api.routes import API_PREFIX
 from prosora_pipelines.api.security import Context, CurrentCaller
 from prosora_pipelines.lib.date_times import DATE_TIME_TEXT
-from prosora_pipelines.lib.search import SearchFilters, SearchHit, SearchMode, search_articles
+from prosora_pipelines.lib.search import ArticleHit, SearchFilters, SearchMode, search_articles
 from prosora_pipelines.lib.vector_store import IndexUnavailableError
 
 router = APIRouter(prefix=API_PREFIX, tags=["articles"], responses=UNAVAILABLE_RESPONSES)
@@ -21,34 +21,15 @@ MAX_K = 50
 MAX_QUERY_CHARACTERS = 500
 
 
-class ArticleHit(BaseModel):
-    article_id: str
-    title: str
-    url: str
-    source_id: str
-    tier: str
-    credibility: float
-    domains: list[str]
-    published_at: datetime | None
-    snippet: str
-    score: float
-    components: dict[str, float]
-
-    @classmethod
-    def of(cls, hit: SearchHit) -> ArticleHit:
-        return cls(
-            article_id=hit.article_id,
-            title=hit.title,
-            url=hit.url,
-            source_id=hit.source_id,
-            tier=hit.tier,
-            credibility=round(hit.credibility, 4),
-            domains=list(hit.domains),
-            published_at=hit.published_at,
-            snippet=hit.snippet,
-            score=round(hit.score, 4),
-            components={name: round(value, 4) for name, value in hit.components.items()},
-        )
+def _shown(hit: ArticleHit) -> ArticleHit:
+    """``hit`` with its figures to four decimals, as the API shows them."""
+    return hit.model_copy(
+        update={
+            "credibility": round(hit.credibility, 4),
+            "score": round(hit.score, 4),
+            "components": {name: round(value, 4) for name, value in hit.components.items()},
+        }
+    )
 
 
 class SearchResults(BaseModel):
@@ -118,7 +99,7 @@ def search(
     took = time.perf_counter() - started
     context.metrics.retrieval_seconds.labels("search").observe(took)
     return SearchResults(
-        query=q, mode=mode, hits=[ArticleHit.of(hit) for hit in hits], took_ms=round(took * 1000, 2)
+        query=q, mode=mode, hits=[_shown(hit) for hit in hits], took_ms=round(took * 1000, 2)
     )
 
 

@@ -8,5 +8,6 @@ The five phases, each its own module, none importing Dagster or FastAPI:
 4. ``drafts`` and ``extractive`` (or an LLM through ``llm_drafting``) write the variants,
    ``grounding`` checks them, ``prediction`` predicts their engagement.
 5. ``learned_preferences`` reads the active learning patterns; ``engine`` records everything
-   so later feedback joins to what produced it.
+   so later feedback joins to what produced it; ``responses`` holds the answer as the API
+   returns it and the CLI prints it.
 """

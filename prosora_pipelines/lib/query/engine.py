@@ -6,6 +6,11 @@ Every answered query is stored with its analysis, evidence, variants, model vers
 phase timings (all but the storing itself, which the returned result adds), so feedback on
 a variant joins back to everything that produced it. A query that fails midway is stored as
 ``failed`` with the error before the error is raised.
+
+``QueryEngine._answer`` is the list of phases: each is one method that takes and returns
+typed records (``Analyzed``, ``Found``, ``UserVoice``, ``Drafted``, the predictions, then the
+whole ``Answer`` to store), and ``query_result`` maps the stored answer to the response
+models of ``responses``.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Any, Literal, Protocol
 
+import numpy as np
+import numpy.typing as npt
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -42,11 +49,17 @@ from prosora_pipelines.lib.embedding import Embedder
 from prosora_pipelines.lib.llm.chat import TokenUsage
 from prosora_pipelines.lib.query.analysis import QueryAnalysis, analyze_query
 from prosora_pipelines.lib.query.drafts import Draft
-from prosora_pipelines.lib.query.evidence import Evidence, gather_evidence
+from prosora_pipelines.lib.query.evidence import Evidence, evidence_json, gather_evidence
 from prosora_pipelines.lib.query.generation import DraftRequest, Generator
 from prosora_pipelines.lib.query.grounding import ungrounded_facts
-from prosora_pipelines.lib.query.learned_preferences import preferences
+from prosora_pipelines.lib.query.learned_preferences import Preferences, preferences
 from prosora_pipelines.lib.query.prediction import EngagementPredictor, Prediction
+from prosora_pipelines.lib.query.responses import (
+    CitationOut,
+    PredictionOut,
+    QueryResult,
+    VariantOut,
+)
 from prosora_pipelines.lib.query.voice import Voice
 from prosora_pipelines.lib.search import SearchFilters
 from prosora_pipelines.lib.vector_store import CurrentIndex, IndexUnavailableError
@@ -79,61 +92,6 @@ class AnalysisRefiner(Protocol):
     returns the offline analysis unchanged when it cannot do better."""
 
     def refine(self, text: str, offline: QueryAnalysis) -> tuple[QueryAnalysis, TokenUsage]: ...
-
-
-class CitationOut(BaseModel):
-    ref: int
-    article_id: str
-    title: str
-    url: str
-    source_id: str
-
-
-class PredictionOut(BaseModel):
-    rate: float
-    kind: str
-    model_version: str
-    reasons: list[str]
-    factors: dict[str, float]
-
-    @classmethod
-    def of(cls, prediction: Prediction) -> PredictionOut:
-        return cls(
-            rate=round(prediction.rate, 5),
-            kind=prediction.kind,
-            model_version=prediction.model_version,
-            reasons=prediction.reasons,
-            factors={f.name: round(f.contribution, 4) for f in prediction.factors},
-        )
-
-
-class VariantOut(BaseModel):
-    id: uuid.UUID
-    format: ContentFormat
-    hook_type: str
-    angle: str
-    text: str
-    citations: list[CitationOut]
-    prediction: PredictionOut
-    generator: str
-
-
-class QueryResult(BaseModel):
-    query_id: uuid.UUID
-    user_id: uuid.UUID
-    text: str
-    status: Literal["completed", "partial"]
-    degraded_reason: str | None
-    analysis: QueryAnalysis
-    evidence: list[dict[str, Any]]
-    variants: list[VariantOut]
-    rejected: list[str]
-    timings_ms: dict[str, float]
-    processing_time_ms: float
-    model_versions: dict[str, str]
-    patterns_applied: list[uuid.UUID]
-    token_usage: dict[str, int]
-    created_at: datetime
 
 
 def _ignore(_event: str, _payload: Any) -> None:
@@ -222,17 +180,159 @@ def _formats(
     return analysis.formats
 
 
-def _citations(draft: Draft, evidence: Mapping[int, Evidence]) -> list[CitationOut]:
-    return [
-        CitationOut(
-            ref=ref,
-            article_id=evidence[ref].article_id,
-            title=evidence[ref].title,
-            url=evidence[ref].url,
-            source_id=evidence[ref].source_id,
+@dataclass(frozen=True)
+class Analyzed:
+    """Phase 1, analysis: what the query asks, and its vector for the search."""
+
+    analysis: QueryAnalysis
+    vector: npt.NDArray[np.float32]
+    usage: TokenUsage
+
+
+@dataclass(frozen=True)
+class Found:
+    """Phase 2, evidence: the numbered articles, from the index table named ``index``."""
+
+    evidence: tuple[Evidence, ...]
+    index: str
+
+    @property
+    def by_ref(self) -> dict[int, Evidence]:
+        return {item.ref: item for item in self.evidence}
+
+
+@dataclass(frozen=True)
+class UserVoice:
+    """Phase 3, voice: how the user's drafts sound and which formats and hooks they prefer."""
+
+    voice: Voice
+    default_formats: tuple[ContentFormat, ...]
+    preferences: Preferences
+
+
+@dataclass(frozen=True)
+class Drafted:
+    """Phase 4, drafting: the drafts that passed the checks, and why the others did not."""
+
+    drafts: tuple[Draft, ...]
+    rejected: tuple[str, ...]
+    degraded_reason: str | None
+    generator: str
+    usage: TokenUsage
+
+
+@dataclass(frozen=True)
+class Answer:
+    """Everything an answered query stores and returns, before storing gives it an id."""
+
+    text: str
+    options: QueryOptions
+    analyzed: Analyzed
+    found: Found
+    user_voice: UserVoice
+    drafted: Drafted
+    # Phase 5, prediction: one per draft, in order.
+    predictions: tuple[Prediction, ...]
+    model_versions: dict[str, str]
+
+    @property
+    def status(self) -> Literal["completed", "partial"]:
+        complete = bool(self.drafted.drafts) and self.drafted.degraded_reason is None
+        return "completed" if complete else "partial"
+
+    @property
+    def usage(self) -> TokenUsage:
+        return self.analyzed.usage + self.drafted.usage
+
+    def citations(self, draft: Draft) -> list[CitationOut]:
+        by_ref = self.found.by_ref
+        return [CitationOut.of(by_ref[ref]) for ref in draft.refs]
+
+
+@dataclass(frozen=True)
+class Stored:
+    """Phase 6, storing: the ids the stored query and its variants were given."""
+
+    query_id: uuid.UUID
+    variant_ids: tuple[uuid.UUID, ...]
+
+
+def _not_drafting(found: Found, cancel: threading.Event) -> str | None:
+    """Why the drafting is skipped, or None to draft."""
+    if cancel.is_set():
+        return "cancelled before drafting: the client went away"
+    if not found.evidence:
+        return (
+            "no evidence: nothing in the article index matches this query"
+            " (materialize more sources, or widen the filters)"
         )
-        for ref in draft.refs
-    ]
+    return None
+
+
+def checked_drafts(
+    drafts: Sequence[Draft], found: Found, voice: Voice
+) -> tuple[list[Draft], list[str]]:
+    """The drafts whose facts the cited evidence holds and that avoid the avoided phrases,
+    and a reason for each of the others."""
+    by_ref = found.by_ref
+    kept: list[Draft] = []
+    rejected: list[str] = []
+    for draft in drafts:
+        problems = ungrounded_facts(draft.text, [by_ref[r].text for r in draft.refs])
+        problems += [
+            f"uses the avoided phrase “{phrase}”" for phrase in voice.avoided_phrases_in(draft.text)
+        ]
+        if problems:
+            rejected.append(f"{draft.format}/{draft.hook_type}: {'; '.join(problems)}")
+        else:
+            kept.append(draft)
+    return kept, rejected
+
+
+def query_result(
+    user_id: uuid.UUID,
+    answer: Answer,
+    stored: Stored,
+    timings: dict[str, float],
+    created_at: datetime,
+) -> QueryResult:
+    """The answer as the API returns it and the CLI prints it."""
+    drafted = answer.drafted
+    usage = answer.usage
+    return QueryResult(
+        query_id=stored.query_id,
+        user_id=user_id,
+        text=answer.text,
+        status=answer.status,
+        degraded_reason=drafted.degraded_reason,
+        analysis=answer.analyzed.analysis,
+        evidence=evidence_json(answer.found.evidence),
+        variants=[
+            VariantOut(
+                id=variant_id,
+                format=draft.format,
+                hook_type=draft.hook_type,
+                angle=draft.angle,
+                text=draft.text,
+                citations=answer.citations(draft),
+                prediction=PredictionOut.of(prediction),
+                generator=drafted.generator,
+            )
+            for variant_id, draft, prediction in zip(
+                stored.variant_ids, drafted.drafts, answer.predictions, strict=True
+            )
+        ],
+        rejected=list(drafted.rejected),
+        timings_ms=timings,
+        processing_time_ms=round(sum(timings.values()), 2),
+        model_versions=answer.model_versions,
+        patterns_applied=list(answer.user_voice.preferences.applied),
+        token_usage={
+            "prompt_tokens": usage.prompt_tokens,
+            "completion_tokens": usage.completion_tokens,
+        },
+        created_at=created_at,
+    )
 
 
 class QueryEngine:
@@ -291,163 +391,166 @@ class QueryEngine:
         created_at: datetime,
         progress: QueryProgress,
     ) -> QueryResult:
-        usage = TokenUsage()
         with clock.phase("analysis"):
-            vector = self.embedder.encode_query(text)
-            analysis = analyze_query(text, self.embedder, vector)
-            if self.refiner is not None:
-                analysis, refine_usage = self.refiner.refine(text, analysis)
-                usage += refine_usage
-        progress.report("analysis", analysis)
+            analyzed = self._analyze(text)
+        progress.report("analysis", analyzed.analysis)
         with clock.phase("evidence"):
-            table, manifest = self.index.table()
-            if manifest.model_version != self.embedder.info.version:
-                raise IndexUnavailableError(
-                    f"the article index was built by {manifest.model_id}@{manifest.model_version},"
-                    f" not the loaded {self.embedder.info.model_id}@{self.embedder.info.version}:"
-                    " re-materialize article_index or change PROSORA_EMBEDDING_MODEL"
-                )
-            filters = SearchFilters(sources=tuple(options.sources), since=options.since)
-            evidence = gather_evidence(
-                table, text, vector, analysis, filters=filters, articles=options.max_evidence
+            found = self._gather(text, analyzed, options)
+        progress.report("evidence", evidence_json(found.evidence))
+        with clock.phase("voice"):
+            user_voice = self._voice(user_id)
+        with clock.phase("drafting"):
+            drafted = self._draft(text, options, analyzed, found, user_voice, progress.cancel)
+        with clock.phase("prediction"):
+            predictions = tuple(self.predictor.predict(d, found.evidence) for d in drafted.drafts)
+        answer = Answer(
+            text=text,
+            options=options,
+            analyzed=analyzed,
+            found=found,
+            user_voice=user_voice,
+            drafted=drafted,
+            predictions=predictions,
+            model_versions=self._model_versions(found, drafted, predictions),
+        )
+        with clock.phase("persistence"):
+            stored = self._store(user_id, answer, clock, created_at)
+        result = query_result(user_id, answer, stored, dict(clock.timings), created_at)
+        for variant in result.variants:
+            progress.report("variant", variant)
+        return result
+
+    def _analyze(self, text: str) -> Analyzed:
+        vector = self.embedder.encode_query(text)
+        analysis = analyze_query(text, self.embedder, vector)
+        usage = TokenUsage()
+        if self.refiner is not None:
+            analysis, usage = self.refiner.refine(text, analysis)
+        return Analyzed(analysis=analysis, vector=vector, usage=usage)
+
+    def _gather(self, text: str, analyzed: Analyzed, options: QueryOptions) -> Found:
+        table, manifest = self.index.table()
+        if manifest.model_version != self.embedder.info.version:
+            raise IndexUnavailableError(
+                f"the article index was built by {manifest.model_id}@{manifest.model_version},"
+                f" not the loaded {self.embedder.info.model_id}@{self.embedder.info.version}:"
+                " re-materialize article_index or change PROSORA_EMBEDDING_MODEL"
             )
-        by_ref = {item.ref: item for item in evidence}
-        progress.report("evidence", [item.as_json() for item in evidence])
-        with clock.phase("voice"), self.reads() as session:
+        filters = SearchFilters(sources=tuple(options.sources), since=options.since)
+        evidence = gather_evidence(
+            table,
+            text,
+            analyzed.vector,
+            analyzed.analysis,
+            filters=filters,
+            articles=options.max_evidence,
+        )
+        return Found(evidence=tuple(evidence), index=manifest.table)
+
+    def _voice(self, user_id: uuid.UUID) -> UserVoice:
+        with self.reads() as session:
             user = _user(session, user_id)
             profile = get_voice_profile(session, user)
             patterns = active_learning_patterns(session, user)
-            prefs = preferences(patterns)
-            voice = Voice(profile)
-        drafts: list[Draft] = []
-        rejected: list[str] = []
-        degraded_reason: str | None = None
-        generator_version = self.generator.name
-        with clock.phase("drafting"):
-            if progress.cancel.is_set():
-                degraded_reason = "cancelled before drafting: the client went away"
-            elif not evidence:
-                degraded_reason = (
-                    "no evidence: nothing in the article index matches this query"
-                    " (materialize more sources, or widen the filters)"
-                )
-            else:
-                generation = self.generator.generate(
-                    DraftRequest(
-                        query=text,
-                        analysis=analysis,
-                        evidence=tuple(evidence),
-                        voice=voice,
-                        formats=_formats(options, analysis, profile.default_formats),
-                        variants_per_format=options.variants_per_format,
-                        hook_order=prefs.hook_order,
-                    )
-                )
-                usage += generation.usage
-                degraded_reason = generation.degraded_reason
-                generator_version = generation.generator
-                rejected.extend(generation.rejected)
-                for draft in generation.drafts:
-                    problems = ungrounded_facts(draft.text, [by_ref[r].text for r in draft.refs])
-                    problems += [
-                        f"uses the avoided phrase “{phrase}”"
-                        for phrase in voice.avoided_phrases_in(draft.text)
-                    ]
-                    if problems:
-                        rejected.append(f"{draft.format}/{draft.hook_type}: {'; '.join(problems)}")
-                    else:
-                        drafts.append(draft)
-        with clock.phase("prediction"):
-            predictions = [self.predictor.predict(draft, evidence) for draft in drafts]
-        model_versions = {
+            return UserVoice(
+                voice=Voice(profile),
+                default_formats=tuple(profile.default_formats),
+                preferences=preferences(patterns),
+            )
+
+    def _draft(
+        self,
+        text: str,
+        options: QueryOptions,
+        analyzed: Analyzed,
+        found: Found,
+        user_voice: UserVoice,
+        cancel: threading.Event,
+    ) -> Drafted:
+        reason = _not_drafting(found, cancel)
+        if reason is not None:
+            return Drafted((), (), reason, self.generator.name, TokenUsage())
+        generation = self.generator.generate(
+            DraftRequest(
+                query=text,
+                analysis=analyzed.analysis,
+                evidence=found.evidence,
+                voice=user_voice.voice,
+                formats=_formats(options, analyzed.analysis, user_voice.default_formats),
+                variants_per_format=options.variants_per_format,
+                hook_order=user_voice.preferences.hook_order,
+            )
+        )
+        drafts, rejected = checked_drafts(generation.drafts, found, user_voice.voice)
+        return Drafted(
+            drafts=tuple(drafts),
+            rejected=(*generation.rejected, *rejected),
+            degraded_reason=generation.degraded_reason,
+            generator=generation.generator,
+            usage=generation.usage,
+        )
+
+    def _model_versions(
+        self, found: Found, drafted: Drafted, predictions: Sequence[Prediction]
+    ) -> dict[str, str]:
+        return {
             "embedding": f"{self.embedder.info.model_id}@{self.embedder.info.version}",
-            "index": manifest.table,
-            "generator": generator_version,
+            "index": found.index,
+            "generator": drafted.generator,
             "predictor": predictions[0].model_version if predictions else "none",
         }
-        status: Literal["completed", "partial"] = (
-            "completed" if drafts and degraded_reason is None else "partial"
-        )
-        with clock.phase("persistence"), self.sessions.begin() as session:
+
+    def _store(
+        self, user_id: uuid.UUID, answer: Answer, clock: _Clock, created_at: datetime
+    ) -> Stored:
+        drafted, prefs, usage = answer.drafted, answer.user_voice.preferences, answer.usage
+        with self.sessions.begin() as session:
             stored = record_query(
                 session,
                 _user(session, user_id),
                 QueryRecord(
-                    text=text,
-                    options=options.model_dump(mode="json"),
-                    analysis=analysis.model_dump(mode="json"),
+                    text=answer.text,
+                    options=answer.options.model_dump(mode="json"),
+                    analysis=answer.analyzed.analysis.model_dump(mode="json"),
                     results={
-                        "evidence": [item.as_json() for item in evidence],
-                        "rejected": rejected,
-                        "degraded_reason": degraded_reason,
+                        "evidence": evidence_json(answer.found.evidence),
+                        "rejected": list(drafted.rejected),
+                        "degraded_reason": drafted.degraded_reason,
                         "patterns_applied": [str(i) for i in prefs.applied],
                         "patterns_ignored": list(prefs.ignored),
                     },
                     metrics={
                         "timings_ms": clock.timings,
-                        "evidence": len(evidence),
-                        "variants": len(drafts),
-                        "rejected": len(rejected),
+                        "evidence": len(answer.found.evidence),
+                        "variants": len(drafted.drafts),
+                        "rejected": len(drafted.rejected),
                         "prompt_tokens": usage.prompt_tokens,
                         "completion_tokens": usage.completion_tokens,
                     },
-                    model_versions=model_versions,
+                    model_versions=answer.model_versions,
                     processing_time_ms=clock.total_ms(),
-                    status="completed" if status == "completed" else "partial",
+                    status=answer.status,
                     created_at=created_at,
                     variants=[
                         VariantRecord(
                             format=draft.format,
                             text=draft.text,
                             hook_type=draft.hook_type,
-                            citations=[c.model_dump() for c in _citations(draft, by_ref)],
+                            citations=[c.model_dump() for c in answer.citations(draft)],
                             predicted_engagement=prediction.rate,
                             prediction_reasons=prediction.reasons,
-                            model_version=generator_version,
+                            model_version=drafted.generator,
                         )
-                        for draft, prediction in zip(drafts, predictions, strict=True)
+                        for draft, prediction in zip(
+                            drafted.drafts, answer.predictions, strict=True
+                        )
                     ],
                 ),
             )
             _count_usage(session, prefs.applied)
-            variant_ids = [variant.id for variant in stored.variants]
-            query_id = stored.id
-        timings = dict(clock.timings)
-        variants = [
-            VariantOut(
-                id=variant_id,
-                format=draft.format,
-                hook_type=draft.hook_type,
-                angle=draft.angle,
-                text=draft.text,
-                citations=_citations(draft, by_ref),
-                prediction=PredictionOut.of(prediction),
-                generator=generator_version,
+            return Stored(
+                query_id=stored.id, variant_ids=tuple(variant.id for variant in stored.variants)
             )
-            for variant_id, draft, prediction in zip(variant_ids, drafts, predictions, strict=True)
-        ]
-        for variant in variants:
-            progress.report("variant", variant)
-        return QueryResult(
-            query_id=query_id,
-            user_id=user_id,
-            text=text,
-            status=status,
-            degraded_reason=degraded_reason,
-            analysis=analysis,
-            evidence=[item.as_json() for item in evidence],
-            variants=variants,
-            rejected=rejected,
-            timings_ms=timings,
-            processing_time_ms=round(sum(timings.values()), 2),
-            model_versions=model_versions,
-            patterns_applied=list(prefs.applied),
-            token_usage={
-                "prompt_tokens": usage.prompt_tokens,
-                "completion_tokens": usage.completion_tokens,
-            },
-            created_at=created_at,
-        )
 
     def _record_failure(
         self,

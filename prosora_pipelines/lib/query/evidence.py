@@ -14,16 +14,20 @@ Nothing here touches the network: a query reads only what the pipelines material
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
+from pydantic import field_serializer
 
 from prosora_pipelines.lib.query.analysis import EvidenceLevel, QueryAnalysis
-from prosora_pipelines.lib.search import SearchFilters, SearchHit, diversify, search_articles
+from prosora_pipelines.lib.search import ArticleHit, SearchFilters, diversify, search_articles
+
+if TYPE_CHECKING:
+    from lancedb.table import Table
 
 DOMAIN_BOOST = 0.2
 DEEP_MIN_CREDIBILITY = 0.75
@@ -46,50 +50,56 @@ EVIDENCE_PLANS: dict[EvidenceLevel, EvidencePlan] = {
 }
 
 
-@dataclass(frozen=True)
-class Evidence:
+class Evidence(ArticleHit):
     """One article a draft may cite, numbered ``ref`` (1-based) within its query."""
 
     ref: int
-    article_id: str
-    title: str
-    url: str
-    source_id: str
-    tier: str
-    credibility: float
-    published_at: datetime | None
-    snippet: str
-    passage: str
-    score: float
 
     @property
     def text(self) -> str:
         """Everything a draft citing this article may take facts from."""
         return f"{self.title}\n{self.passage}"
 
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "ref": self.ref,
-            "article_id": self.article_id,
-            "title": self.title,
-            "url": self.url,
-            "source_id": self.source_id,
-            "tier": self.tier,
-            "credibility": self.credibility,
-            "published_at": self.published_at.isoformat() if self.published_at else None,
-            "snippet": self.snippet,
-            "score": round(self.score, 4),
-        }
+    @field_serializer("score")
+    def _score(self, score: float) -> float:
+        return round(score, 4)
+
+    @field_serializer("published_at")
+    def _published_at(self, published_at: datetime | None) -> str | None:
+        return published_at.isoformat() if published_at else None
+
+
+# What a query stores and answers of each evidence item, in this order.
+EVIDENCE_FIELDS = (
+    "ref",
+    "article_id",
+    "title",
+    "url",
+    "source_id",
+    "tier",
+    "credibility",
+    "published_at",
+    "snippet",
+    "score",
+)
+
+
+def evidence_json(evidence: Sequence[Evidence]) -> list[dict[str, Any]]:
+    """``evidence`` as a query stores it and answers with (see ``EVIDENCE_FIELDS``)."""
+    dumped = (item.model_dump(mode="json", include=set(EVIDENCE_FIELDS)) for item in evidence)
+    return [{name: fields[name] for name in EVIDENCE_FIELDS} for fields in dumped]
 
 
 def domain_boosted(
-    hits: list[SearchHit], domain_weights: Mapping[str, float], articles: int, max_per_source: int
-) -> list[SearchHit]:
+    hits: list[ArticleHit], domain_weights: Mapping[str, float], articles: int, max_per_source: int
+) -> list[ArticleHit]:
     """``hits`` re-ranked by the domains they cover, then diversified down to ``articles``."""
     boosted = [
-        replace(
-            hit,
-            score=hit.score + DOMAIN_BOOST * sum(domain_weights.get(d, 0.0) for d in hit.domains),
+        hit.model_copy(
+            update={
+                "score": hit.score
+                + DOMAIN_BOOST * sum(domain_weights.get(d, 0.0) for d in hit.domains)
+            }
         )
         for hit in hits
     ]
@@ -98,7 +108,7 @@ def domain_boosted(
 
 
 def gather_evidence(
-    table: Any,
+    table: Table,
     query: str,
     query_vector: npt.NDArray[np.float32],
     analysis: QueryAnalysis,
@@ -113,7 +123,7 @@ def gather_evidence(
     filters = filters or SearchFilters()
     # Twice as many hits as wanted, so the domain re-ranking has something to choose from.
     pool = 2 * wanted
-    hits: list[SearchHit] = []
+    hits: list[ArticleHit] = []
     if plan.min_credibility is not None and filters.min_credibility is None:
         credible = replace(filters, min_credibility=plan.min_credibility)
         hits = search_articles(
@@ -124,19 +134,4 @@ def gather_evidence(
             table, query, query_vector, k=pool, filters=filters, candidates=CANDIDATES, now=now
         )
     chosen = domain_boosted(hits, analysis.domains, wanted, max_per_source=2)
-    return [
-        Evidence(
-            ref=position,
-            article_id=hit.article_id,
-            title=hit.title,
-            url=hit.url,
-            source_id=hit.source_id,
-            tier=hit.tier,
-            credibility=hit.credibility,
-            published_at=hit.published_at,
-            snippet=hit.snippet,
-            passage=hit.passage,
-            score=hit.score,
-        )
-        for position, hit in enumerate(chosen, start=1)
-    ]
+    return [Evidence(ref=position, **dict(hit)) for position, hit in enumerate(chosen, start=1)]

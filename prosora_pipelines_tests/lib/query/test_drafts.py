@@ -21,17 +21,20 @@ from prosora_pipelines.lib.query.evidence import Evidence
 
 EVIDENCE = [
     Evidence(
-        n,
-        f"a{n}",
-        f"Title {n}",
-        f"https://e.example/{n}",
-        f"s{n}",
-        "premium",
-        0.9,
-        None,
-        "",
-        "Text.",
-        1.0,
+        ref=n,
+        article_id=f"a{n}",
+        title=f"Title {n}",
+        url=f"https://e.example/{n}",
+        source_id=f"s{n}",
+        tier="premium",
+        credibility=0.9,
+        domains=(),
+        published_at=None,
+        snippet="",
+        passage="Text.",
+        chunk_id=f"a{n}:0",
+        score=1.0,
+        components={},
     )
     for n in (1, 2)
 ]

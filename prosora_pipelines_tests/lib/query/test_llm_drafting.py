@@ -60,17 +60,20 @@ PASSAGES = [
 ]
 EVIDENCE = tuple(
     Evidence(
-        n,
-        f"a{n}",
-        f"Report {n}",
-        f"https://e.example/{n}",
-        f"s{n}",
-        "premium",
-        0.9,
-        None,
-        "",
-        text,
-        1.0,
+        ref=n,
+        article_id=f"a{n}",
+        title=f"Report {n}",
+        url=f"https://e.example/{n}",
+        source_id=f"s{n}",
+        tier="premium",
+        credibility=0.9,
+        domains=(),
+        published_at=None,
+        snippet="",
+        passage=text,
+        chunk_id=f"a{n}:0",
+        score=1.0,
+        components={},
     )
     for n, text in enumerate(PASSAGES, start=1)
 )

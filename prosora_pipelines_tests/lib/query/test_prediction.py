@@ -14,7 +14,24 @@ from prosora_pipelines.lib.query.prediction import BASE_RATE, EngagementPrior
 
 
 def _evidence(tier: str) -> list[Evidence]:
-    return [Evidence(1, "a", "T", "https://e.example/a", "s", tier, 0.9, None, "", "", 1.0)]
+    return [
+        Evidence(
+            ref=1,
+            article_id="a",
+            title="T",
+            url="https://e.example/a",
+            source_id="s",
+            tier=tier,
+            credibility=0.9,
+            domains=(),
+            published_at=None,
+            snippet="",
+            passage="",
+            chunk_id="a:0",
+            score=1.0,
+            components={},
+        )
+    ]
 
 
 def _draft(text: str, hook: str = "question", fmt: str = "linkedin_post") -> Draft:

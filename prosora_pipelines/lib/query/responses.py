@@ -1,0 +1,84 @@
+"""What a query answers with, as the API and the CLI show it: the result, its variants, their
+citations and predictions.
+
+The engine builds these once per answered query; the API returns them as they are (they are
+its response models) and the CLI prints them. Nothing here runs a phase.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from prosora_pipelines.lib.appdb.repository import ContentFormat
+from prosora_pipelines.lib.query.analysis import QueryAnalysis
+from prosora_pipelines.lib.query.evidence import Evidence
+from prosora_pipelines.lib.query.prediction import Prediction
+
+
+class CitationOut(BaseModel):
+    ref: int
+    article_id: str
+    title: str
+    url: str
+    source_id: str
+
+    @classmethod
+    def of(cls, evidence: Evidence) -> CitationOut:
+        return cls(
+            ref=evidence.ref,
+            article_id=evidence.article_id,
+            title=evidence.title,
+            url=evidence.url,
+            source_id=evidence.source_id,
+        )
+
+
+class PredictionOut(BaseModel):
+    rate: float
+    kind: str
+    model_version: str
+    reasons: list[str]
+    factors: dict[str, float]
+
+    @classmethod
+    def of(cls, prediction: Prediction) -> PredictionOut:
+        return cls(
+            rate=round(prediction.rate, 5),
+            kind=prediction.kind,
+            model_version=prediction.model_version,
+            reasons=prediction.reasons,
+            factors={f.name: round(f.contribution, 4) for f in prediction.factors},
+        )
+
+
+class VariantOut(BaseModel):
+    id: uuid.UUID
+    format: ContentFormat
+    hook_type: str
+    angle: str
+    text: str
+    citations: list[CitationOut]
+    prediction: PredictionOut
+    generator: str
+
+
+class QueryResult(BaseModel):
+    query_id: uuid.UUID
+    user_id: uuid.UUID
+    text: str
+    status: Literal["completed", "partial"]
+    degraded_reason: str | None
+    analysis: QueryAnalysis
+    evidence: list[dict[str, Any]]
+    variants: list[VariantOut]
+    rejected: list[str]
+    timings_ms: dict[str, float]
+    processing_time_ms: float
+    model_versions: dict[str, str]
+    patterns_applied: list[uuid.UUID]
+    token_usage: dict[str, int]
+    created_at: datetime
