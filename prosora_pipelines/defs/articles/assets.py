@@ -6,16 +6,12 @@ import dagster as dg
 import polars as pl
 
 from prosora_pipelines.defs.metadata_tables import OWNERS, markdown_preview, table_metadata
-from prosora_pipelines.defs.sources.assets import (
-    RAW_ENTRIES_TABLE,
-    raw_entries,
-    read_catalog_snapshot,
-    source_catalog,
-)
+from prosora_pipelines.defs.sources.assets import raw_entries, read_catalog_snapshot, source_catalog
 from prosora_pipelines.defs.storage import ProsoraStorage
 from prosora_pipelines.lib.articles import articles_frame, build_articles
 from prosora_pipelines.lib.dedup import deduplicate
 from prosora_pipelines.lib.raw_entries import raw_entries_from_frame
+from prosora_pipelines.lib.raw_entry_store import RAW_ENTRIES_TABLE
 from prosora_pipelines.settings import get_settings
 
 ARTICLES_TABLE = "articles"
@@ -29,7 +25,9 @@ ARTICLES_TABLE = "articles"
     code_version="1",
     automation_condition=dg.AutomationCondition.eager(),
 )
-def articles(context: dg.AssetExecutionContext, storage: ProsoraStorage) -> dg.MaterializeResult:  # type: ignore[type-arg]
+def articles(
+    context: dg.AssetExecutionContext, storage: ProsoraStorage
+) -> dg.MaterializeResult[None]:
     """Clean, canonical articles: one per story, each knowing who else covered it.
 
     Rebuilt from every stored raw entry, so the table is a pure function of what was

@@ -24,7 +24,7 @@ def article_index(
     context: dg.AssetExecutionContext,
     storage: ProsoraStorage,
     embedding_model: EmbeddingModelResource,
-) -> dg.MaterializeResult:  # type: ignore[type-arg]
+) -> dg.MaterializeResult[None]:
     """Every canonical article, chunked to the model's token limit, embedded, in LanceDB.
 
     Incremental: only new or changed chunks are encoded, removed ones are deleted, and the

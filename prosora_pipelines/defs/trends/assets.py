@@ -126,7 +126,7 @@ def trends(
     context: dg.AssetExecutionContext,
     storage: ProsoraStorage,
     embedding_model: EmbeddingModelResource,
-) -> dg.MaterializeResult:  # type: ignore[type-arg]
+) -> dg.MaterializeResult[None]:
     """What the last two weeks of articles are about, what is growing, and the megatrends.
 
     Topics: the recent window's articles clustered by meaning (their vectors in the article
