@@ -3,11 +3,12 @@
 import dagster as dg
 import polars as pl
 
-from prosora_pipelines.defs.articles.assets import ARTICLES_TABLE, articles
+from prosora_pipelines.defs.articles.assets import articles
 from prosora_pipelines.defs.embeddings.resources import EmbeddingModelResource, article_index_at
 from prosora_pipelines.defs.metadata_tables import OWNERS, arrow_table_metadata
 from prosora_pipelines.defs.storage import ProsoraStorage
 from prosora_pipelines.lib.article_embedding import index_articles
+from prosora_pipelines.lib.article_store import ARTICLES_TABLE
 from prosora_pipelines.lib.vector_store import write_manifest
 
 

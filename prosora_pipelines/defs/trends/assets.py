@@ -5,13 +5,13 @@ from datetime import UTC, datetime
 import dagster as dg
 import polars as pl
 
-from prosora_pipelines.defs.articles.assets import ARTICLES_TABLE
 from prosora_pipelines.defs.articles.assets import articles as articles_asset
 from prosora_pipelines.defs.embeddings.assets import article_index
 from prosora_pipelines.defs.embeddings.resources import EmbeddingModelResource, article_index_at
 from prosora_pipelines.defs.metadata_tables import OWNERS, markdown_preview, table_metadata
 from prosora_pipelines.defs.sources.assets import read_catalog_snapshot, source_catalog
 from prosora_pipelines.defs.storage import ProsoraStorage
+from prosora_pipelines.lib.article_store import ARTICLES_TABLE
 from prosora_pipelines.lib.catalog import Megatrend
 from prosora_pipelines.lib.trends import (
     TrendReport,
