@@ -24,8 +24,8 @@ from prosora_pipelines.lib.table_store import TableStore
 ARTICLES_TABLE = "articles"
 
 
-class RawEntriesMissingError(LookupError):
-    """The raw entries have never been stored, so there is nothing to build articles from."""
+class NotMaterializedError(LookupError):
+    """A table a step builds from has not been stored yet (its asset never ran here)."""
 
 
 @dataclass(frozen=True)
@@ -52,11 +52,11 @@ def rebuild_articles(
     """Clean, canonical, deduplicated articles from every stored raw entry, stored.
 
     Entries of sources no longer in ``catalog`` are left out. Raises
-    ``RawEntriesMissingError`` when no raw entries were ever stored.
+    ``NotMaterializedError`` when no raw entries were ever stored.
     """
     stored = tables.read_table(RAW_ENTRIES_TABLE)
     if stored is None:
-        raise RawEntriesMissingError("raw_entries has not been materialized yet")
+        raise NotMaterializedError("raw_entries has not been materialized yet")
     started = time.perf_counter()
     built = build_articles(
         raw_entries_from_frame(stored),

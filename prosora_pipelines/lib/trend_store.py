@@ -14,7 +14,7 @@ from pathlib import Path
 
 import polars as pl
 
-from prosora_pipelines.lib.article_store import ARTICLES_TABLE
+from prosora_pipelines.lib.article_store import ARTICLES_TABLE, NotMaterializedError
 from prosora_pipelines.lib.catalog import Megatrend
 from prosora_pipelines.lib.embedding import Embedder
 from prosora_pipelines.lib.table_store import TableStore
@@ -31,10 +31,6 @@ from prosora_pipelines.lib.vector_store import ArticleIndex, IndexManifest, read
 
 TREND_TOPICS_TABLE = "trend_topics"
 MEGATRENDS_TABLE = "megatrends"
-
-
-class TrendInputsMissingError(LookupError):
-    """The articles or the article index have not been stored yet."""
 
 
 class SeedModelMismatchError(ValueError):
@@ -83,14 +79,14 @@ def refresh_trends(
     """Compute the trends of the stored articles and store the topic and megatrend tables.
 
     ``now`` only ends the recent window when no article has a date. Raises
-    ``TrendInputsMissingError`` before the articles and their index exist, and
+    ``NotMaterializedError`` before the articles and their index exist, and
     ``SeedModelMismatchError`` when seed texts would be embedded by another model than the
     index's.
     """
     articles = tables.read_table(ARTICLES_TABLE)
     manifest = read_manifest(tables)
     if articles is None or manifest is None:
-        raise TrendInputsMissingError("articles and article_index must be materialized first")
+        raise NotMaterializedError("articles and article_index must be materialized first")
     vectors = article_vectors(index.open(manifest.table))
     report = compute_trends(
         articles,

@@ -11,7 +11,7 @@ import pytest
 
 from prosora_pipelines.lib.article_store import (
     ARTICLES_TABLE,
-    RawEntriesMissingError,
+    NotMaterializedError,
     rebuild_articles,
 )
 from prosora_pipelines.lib.catalog import Catalog, Source
@@ -80,7 +80,7 @@ def test_rebuild_is_repeatable_and_leaves_out_dropped_sources(tmp_path: Path) ->
 
 def test_rebuild_without_raw_entries_says_so_and_writes_nothing(tmp_path: Path) -> None:
     tables = TableStore(tmp_path)
-    with pytest.raises(RawEntriesMissingError, match="raw_entries has not been materialized"):
+    with pytest.raises(NotMaterializedError, match="raw_entries has not been materialized"):
         rebuild_articles(
             tables, CATALOG, earliest_published=date(2000, 1, 1), near_duplicate_threshold=0.8
         )

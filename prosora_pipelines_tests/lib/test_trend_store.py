@@ -11,7 +11,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from prosora_pipelines.lib.article_store import ARTICLES_TABLE
+from prosora_pipelines.lib.article_store import ARTICLES_TABLE, NotMaterializedError
 from prosora_pipelines.lib.catalog import Megatrend
 from prosora_pipelines.lib.embedding import Embedder
 from prosora_pipelines.lib.table_store import TableStore
@@ -19,7 +19,6 @@ from prosora_pipelines.lib.trend_store import (
     MEGATRENDS_TABLE,
     TREND_TOPICS_TABLE,
     SeedModelMismatchError,
-    TrendInputsMissingError,
     refresh_trends,
 )
 from prosora_pipelines.lib.vector_store import ArticleIndex, read_manifest, write_manifest
@@ -77,6 +76,6 @@ def test_before_the_articles_and_index_exist_it_says_so(
     tmp_path: Path, index: ArticleIndex
 ) -> None:
     empty = TableStore(tmp_path / "empty")
-    with pytest.raises(TrendInputsMissingError, match="must be materialized first"):
+    with pytest.raises(NotMaterializedError, match="must be materialized first"):
         refresh_trends(empty, index, SEEDED, load_embedder=_never_loaded, now=NOW)
     assert empty.read_table(TREND_TOPICS_TABLE) is None

@@ -6,7 +6,7 @@ import polars as pl
 from prosora_pipelines.defs.metadata_tables import OWNERS, markdown_preview, table_metadata
 from prosora_pipelines.defs.sources.assets import raw_entries, read_catalog_snapshot, source_catalog
 from prosora_pipelines.defs.storage import ProsoraStorage
-from prosora_pipelines.lib.article_store import RawEntriesMissingError, rebuild_articles
+from prosora_pipelines.lib.article_store import NotMaterializedError, rebuild_articles
 from prosora_pipelines.settings import get_settings
 
 
@@ -35,7 +35,7 @@ def articles(
             earliest_published=settings.earliest_plausible_date,
             near_duplicate_threshold=settings.near_duplicate_threshold,
         )
-    except RawEntriesMissingError as exc:
+    except NotMaterializedError as exc:
         raise dg.Failure(str(exc)) from exc
     frame, report, built = rebuild.table, rebuild.report, rebuild.built
     context.log.info(

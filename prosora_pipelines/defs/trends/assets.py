@@ -11,11 +11,8 @@ from prosora_pipelines.defs.embeddings.resources import EmbeddingModelResource, 
 from prosora_pipelines.defs.metadata_tables import OWNERS, markdown_preview, table_metadata
 from prosora_pipelines.defs.sources.assets import read_catalog_snapshot, source_catalog
 from prosora_pipelines.defs.storage import ProsoraStorage
-from prosora_pipelines.lib.trend_store import (
-    SeedModelMismatchError,
-    TrendInputsMissingError,
-    refresh_trends,
-)
+from prosora_pipelines.lib.article_store import NotMaterializedError
+from prosora_pipelines.lib.trend_store import SeedModelMismatchError, refresh_trends
 from prosora_pipelines.lib.trends import TrendReport
 
 _TOPIC_COLUMNS: dict[str, pl.DataType] = {
@@ -115,7 +112,7 @@ def trends(
             load_embedder=embedding_model.embedder,
             now=datetime.now(UTC),
         )
-    except (TrendInputsMissingError, SeedModelMismatchError) as exc:
+    except (NotMaterializedError, SeedModelMismatchError) as exc:
         raise dg.Failure(str(exc)) from exc
     report = refresh.report
     windows = report.windows
