@@ -19,13 +19,9 @@ from prosora_pipelines.lib.catalog import Catalog
 from prosora_pipelines.lib.dedup import DedupReport, deduplicate
 from prosora_pipelines.lib.raw_entries import raw_entries_from_frame
 from prosora_pipelines.lib.raw_entry_store import RAW_ENTRIES_TABLE
-from prosora_pipelines.lib.table_store import TableStore
+from prosora_pipelines.lib.table_store import NotMaterializedError, TableStore
 
 ARTICLES_TABLE = "articles"
-
-
-class NotMaterializedError(LookupError):
-    """A table a step builds from has not been stored yet (its asset never ran here)."""
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,9 @@ from typing import Any
 import polars as pl
 
 from prosora_pipelines.lib.article_embedding import IndexingReport, index_articles
-from prosora_pipelines.lib.article_store import ARTICLES_TABLE, NotMaterializedError
+from prosora_pipelines.lib.article_store import ARTICLES_TABLE
 from prosora_pipelines.lib.embedding import Embedder, EmbeddingModelInfo
-from prosora_pipelines.lib.table_store import TableStore
+from prosora_pipelines.lib.table_store import NotMaterializedError, TableStore
 from prosora_pipelines.lib.vector_store import ArticleIndex, write_manifest
 
 

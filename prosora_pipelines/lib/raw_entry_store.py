@@ -1,4 +1,5 @@
-"""Refreshing the stored raw entries: fetch the due sources and keep what they published.
+"""Refreshing the stored raw entries: fetch the due sources and keep what they published,
+and the per-source health summarized from the fetch log this writes.
 
 The order of the writes is what makes a run safe to kill at any point. Entries are upserted
 first, under the table's lock (the API and other runs read it); then the run's fetch records
@@ -28,12 +29,13 @@ from prosora_pipelines.lib.ingestion import (
     sources_due,
 )
 from prosora_pipelines.lib.raw_entries import raw_entries_frame, upsert_raw_entries
-from prosora_pipelines.lib.source_health import last_attempts
+from prosora_pipelines.lib.source_health import last_attempts, summarize_health
 from prosora_pipelines.lib.table_store import TableStore
 
 RAW_ENTRIES_TABLE = "raw_entries"
 FETCH_LOG = "fetch_log"
 VALIDATORS_DOCUMENT = "http_validators"
+SOURCE_HEALTH_TABLE = "source_health"
 
 
 class UnknownSourcesError(ValueError):
@@ -196,3 +198,13 @@ def refresh_raw_entries(
         table_path=table_path,
         fetch_seconds=fetch_seconds,
     )
+
+
+def store_source_health(tables: TableStore, catalog: Catalog) -> tuple[pl.DataFrame, Path]:
+    """Per-source health summarized from the whole fetch log, stored; the table and its path.
+
+    Derived from the log rather than the last run, so a source that broke yesterday stays
+    visible until it recovers.
+    """
+    health = summarize_health(tables.read_log(FETCH_LOG), catalog.sources)
+    return health, tables.write_table(SOURCE_HEALTH_TABLE, health)

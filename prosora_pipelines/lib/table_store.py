@@ -25,6 +25,10 @@ import polars as pl
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 
+class NotMaterializedError(LookupError):
+    """A table a step builds from has not been stored yet (its asset never ran here)."""
+
+
 def _checked(name: str) -> str:
     if not _SAFE_NAME.match(name):
         raise ValueError(f"unsafe table name {name!r}")

@@ -9,16 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from prosora_pipelines.lib.article_store import (
-    ARTICLES_TABLE,
-    NotMaterializedError,
-    rebuild_articles,
-)
+from prosora_pipelines.lib.article_store import ARTICLES_TABLE, rebuild_articles
 from prosora_pipelines.lib.catalog import Catalog, Source
 from prosora_pipelines.lib.published_dates import DateStatus
 from prosora_pipelines.lib.raw_entries import RawEntry, raw_entries_frame
 from prosora_pipelines.lib.raw_entry_store import RAW_ENTRIES_TABLE
-from prosora_pipelines.lib.table_store import TableStore
+from prosora_pipelines.lib.table_store import NotMaterializedError, TableStore
 
 FETCHED = datetime(2026, 11, 1, tzinfo=UTC)
 CATALOG = Catalog(

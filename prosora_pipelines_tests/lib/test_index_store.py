@@ -9,10 +9,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from prosora_pipelines.lib.article_store import ARTICLES_TABLE, NotMaterializedError
+from prosora_pipelines.lib.article_store import ARTICLES_TABLE
 from prosora_pipelines.lib.embedding import Embedder
 from prosora_pipelines.lib.index_store import refresh_article_index
-from prosora_pipelines.lib.table_store import TableStore
+from prosora_pipelines.lib.table_store import NotMaterializedError, TableStore
 from prosora_pipelines.lib.vector_store import ArticleIndex, read_manifest
 
 

@@ -16,17 +16,20 @@ from prosora_pipelines.lib.fetching import Fetcher, FetchPolicy
 from prosora_pipelines.lib.raw_entry_store import (
     FETCH_LOG,
     RAW_ENTRIES_TABLE,
+    SOURCE_HEALTH_TABLE,
     VALIDATORS_DOCUMENT,
     FetchLimits,
     FetchPlan,
     FetchProgress,
     UnknownSourcesError,
     refresh_raw_entries,
+    store_source_health,
 )
 from prosora_pipelines.lib.table_store import TableStore
 from prosora_pipelines_tests.support.feed_server import FeedServer, Route
 
-NOW = datetime(2026, 11, 1, 12, tzinfo=UTC)
+# Fetch records carry the wall-clock time of each fetch, so the run time must be near it.
+NOW = datetime.now(UTC).replace(microsecond=0)
 LIMITS = FetchLimits(
     allowed_skew=timedelta(hours=2), max_pages_per_web_source=5, log_retention=timedelta(days=30)
 )
@@ -156,3 +159,18 @@ def test_refresh_killed_before_saving_validators_reruns_without_duplicates_or_ga
     assert rerun.table.select("source_id", "entry_key").n_unique() == rerun.table.height == 2
     log = tables.read_log(FETCH_LOG)
     assert log is not None and log.height == 2, "a re-run replaces its own fetch-log part"
+
+
+def test_source_health_is_summarized_from_the_fetch_log_and_stored(
+    tmp_path: Path, catalog: Catalog
+) -> None:
+    tables = TableStore(tmp_path)
+    _refresh(tables, catalog, "run-1")
+    _refresh(tables, catalog, "run-2", force=True)
+
+    health, path = store_source_health(tables, catalog)
+
+    failures = dict(zip(health["source_id"], health["consecutive_failures"], strict=True))
+    assert failures == {"ledger-line": 0, "broken": 2, "paused": 0}
+    stored = tables.read_table(SOURCE_HEALTH_TABLE)
+    assert stored is not None and stored.equals(health) and path.exists()

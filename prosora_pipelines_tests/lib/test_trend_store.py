@@ -11,10 +11,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from prosora_pipelines.lib.article_store import ARTICLES_TABLE, NotMaterializedError
+from prosora_pipelines.lib.article_store import ARTICLES_TABLE
 from prosora_pipelines.lib.catalog import Megatrend
 from prosora_pipelines.lib.embedding import Embedder
-from prosora_pipelines.lib.table_store import TableStore
+from prosora_pipelines.lib.table_store import NotMaterializedError, TableStore
 from prosora_pipelines.lib.trend_store import (
     MEGATRENDS_TABLE,
     TREND_TOPICS_TABLE,

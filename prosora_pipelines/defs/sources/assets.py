@@ -9,29 +9,17 @@ import polars as pl
 from prosora_pipelines.defs.metadata_tables import OWNERS, markdown_preview, table_metadata
 from prosora_pipelines.defs.sources.resources import FeedFetcherResource, SourceCatalogResource
 from prosora_pipelines.defs.storage import ProsoraStorage
-from prosora_pipelines.lib.catalog import Catalog, catalog_fingerprint
+from prosora_pipelines.lib.catalog_snapshot import read_catalog_snapshot, store_catalog_snapshot
 from prosora_pipelines.lib.raw_entry_store import (
-    FETCH_LOG,
     FetchLimits,
     FetchPlan,
     FetchProgress,
     UnknownSourcesError,
     refresh_raw_entries,
+    store_source_health,
 )
-from prosora_pipelines.lib.source_health import summarize_health
-from prosora_pipelines.lib.table_store import TableStore
+from prosora_pipelines.lib.table_store import NotMaterializedError
 from prosora_pipelines.settings import get_settings
-
-CATALOG_DOCUMENT = "source_catalog"
-SOURCE_HEALTH_TABLE = "source_health"
-
-
-def read_catalog_snapshot(tables: TableStore) -> Catalog:
-    """The catalog as last materialized; downstream assets use it, not the live file."""
-    snapshot = tables.read_document(CATALOG_DOCUMENT)
-    if snapshot is None:
-        raise dg.Failure("source_catalog has not been materialized yet")
-    return Catalog.model_validate(snapshot["catalog"])
 
 
 @dg.asset(group_name="sources", kinds={"yaml", "json"}, owners=OWNERS, code_version="1")
@@ -44,15 +32,7 @@ def source_catalog(
     the rest of the graph reads, so one run never mixes two versions of the catalog.
     """
     loaded = catalog.load()
-    fingerprint = catalog_fingerprint(loaded)
-    snapshot_path = storage.tables.write_document(
-        CATALOG_DOCUMENT,
-        {
-            "path": catalog.path,
-            "fingerprint": fingerprint,
-            "catalog": loaded.model_dump(mode="json"),
-        },
-    )
+    snapshot = store_catalog_snapshot(storage.tables, loaded, catalog.path)
     frame = pl.DataFrame(
         [
             {
@@ -77,11 +57,11 @@ def source_catalog(
             "by_domain": dict(Counter(d for s in loaded.sources for d in s.domains)),
             "megatrends": [m.name for m in loaded.megatrends],
             "catalog_path": catalog.path,
-            "fingerprint": fingerprint,
-            "snapshot_path": dg.MetadataValue.path(str(snapshot_path)),
+            "fingerprint": snapshot.fingerprint,
+            "snapshot_path": dg.MetadataValue.path(str(snapshot.path)),
             "preview": markdown_preview(frame, frame.columns, rows=50),
         },
-        data_version=dg.DataVersion(fingerprint),
+        data_version=dg.DataVersion(snapshot.fingerprint),
     )
 
 
@@ -146,7 +126,7 @@ def raw_entries(
             on_plan=report_plan,
             on_progress=report_progress,
         )
-    except UnknownSourcesError as exc:
+    except (NotMaterializedError, UnknownSourcesError) as exc:
         raise dg.Failure(str(exc)) from exc
     for warning in refresh.warnings[:50]:
         context.log.warning(warning)
@@ -188,10 +168,12 @@ def source_health(
     Derived from the fetch log, so a source that broke yesterday stays visible until it
     recovers, with the reason of its latest failure.
     """
-    tables = storage.tables
-    catalog = read_catalog_snapshot(tables)
-    health = summarize_health(tables.read_log(FETCH_LOG), catalog.sources)
-    health_path = tables.write_table(SOURCE_HEALTH_TABLE, health)
+    try:
+        health, health_path = store_source_health(
+            storage.tables, read_catalog_snapshot(storage.tables)
+        )
+    except NotMaterializedError as exc:
+        raise dg.Failure(str(exc)) from exc
     failing = health.filter(pl.col("consecutive_failures") > 0)
     for row in failing.iter_rows(named=True):
         context.log.warning(

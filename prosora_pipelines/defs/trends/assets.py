@@ -9,9 +9,10 @@ from prosora_pipelines.defs.articles.assets import articles as articles_asset
 from prosora_pipelines.defs.embeddings.assets import article_index
 from prosora_pipelines.defs.embeddings.resources import EmbeddingModelResource, article_index_at
 from prosora_pipelines.defs.metadata_tables import OWNERS, markdown_preview, table_metadata
-from prosora_pipelines.defs.sources.assets import read_catalog_snapshot, source_catalog
+from prosora_pipelines.defs.sources.assets import source_catalog
 from prosora_pipelines.defs.storage import ProsoraStorage
-from prosora_pipelines.lib.article_store import NotMaterializedError
+from prosora_pipelines.lib.catalog_snapshot import read_catalog_snapshot
+from prosora_pipelines.lib.table_store import NotMaterializedError
 from prosora_pipelines.lib.trend_store import SeedModelMismatchError, refresh_trends
 from prosora_pipelines.lib.trends import TrendReport
 
