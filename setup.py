@@ -86,6 +86,7 @@ setup(
         "dev": [
             "pytest>=8",
             "pytest-timeout>=2.3",
+            "syrupy>=4.8",
             "schemathesis>=3.30",
             "ruff>=0.6",
             "mypy>=1.10",

@@ -302,15 +302,6 @@ def _parse(data: bytes, max_rows: int) -> _ParsedFile:
     return _ParsedFile(rows, errors, headers)
 
 
-def parse_feedback_csv(data: bytes, *, max_rows: int = MAX_ROWS) -> list[ParsedRow]:
-    """The rows of a feedback file (see the module docstring), or a
-    ``FeedbackImportError`` with every problem in it; nothing is looked up in a database."""
-    parsed = _parse(data, max_rows)
-    if parsed.errors:
-        raise FeedbackImportError(parsed.errors)
-    return parsed.rows
-
-
 def _problems(
     rows: Iterable[ParsedRow],
     drafted_at: Mapping[uuid.UUID, datetime],

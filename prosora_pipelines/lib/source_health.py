@@ -13,6 +13,7 @@ the document is unchanged.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 import polars as pl
 
@@ -114,7 +115,7 @@ def _document_findings(record: dict[str, object]) -> dict[str, object]:
     }
 
 
-def last_attempts(fetch_log: pl.DataFrame | None) -> dict[str, object]:
+def last_attempts(fetch_log: pl.DataFrame | None) -> dict[str, datetime]:
     """Latest attempt time per source, for deciding which sources are due."""
     if fetch_log is None or fetch_log.is_empty():
         return {}

@@ -26,6 +26,10 @@ if TYPE_CHECKING:
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 
+class NotMaterializedError(LookupError):
+    """A table a step builds from has not been stored yet (its asset never ran here)."""
+
+
 def _checked(name: str) -> str:
     if not _SAFE_NAME.match(name):
         raise ValueError(f"unsafe table name {name!r}")

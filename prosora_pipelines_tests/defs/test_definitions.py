@@ -1,7 +1,12 @@
 """Why: the Dagster graph is the product's contract with the scheduler and the UI. Its shape
-(groups, dependencies, automation, checks, job, schedule, sensor) must change only on purpose,
-loading it must stay cheap (no ML libraries), ``dg check defs`` must pass, and the sensor that
-re-fetches on a catalog edit must behave as documented."""
+(assets, groups, dependencies, kinds, owners, automation, checks and whether they block, jobs,
+schedules, sensors) must change only on purpose, so it is kept as a committed snapshot
+(``__snapshots__/test_definitions/``) whose diff shows in review. After a deliberate change:
+
+    pytest prosora_pipelines_tests/defs/test_definitions.py --snapshot-update
+
+Loading the graph must stay cheap (no ML libraries), ``dg check defs`` must pass, and the
+sensor that re-fetches on a catalog edit must behave as documented."""
 
 from __future__ import annotations
 
@@ -9,69 +14,26 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
 import pytest
 import yaml
+from syrupy.assertion import SnapshotAssertion
+from syrupy.extensions.json import JSONSnapshotExtension
 
 from prosora_pipelines.definitions import defs as load_defs
 from prosora_pipelines.defs.sources.resources import SourceCatalogResource
 from prosora_pipelines.settings import DAGSTER_INSTANCE_CONFIG
 
+if TYPE_CHECKING:
+    from dagster._core.definitions.assets.graph.asset_graph import AssetGraph
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS_DIR = Path(sys.executable).parent
 HEAVY_MODULES = ("torch", "sentence_transformers", "lancedb", "sklearn")
-
-# Update deliberately, in the same change as the graph itself.
-EXPECTED_GRAPH: dict[str, dict[str, object]] = {
-    "source_catalog": {
-        "group": "sources",
-        "upstream": [],
-        "automated": False,
-        "checks": [],
-    },
-    "raw_entries": {
-        "group": "sources",
-        "upstream": ["source_catalog"],
-        "automated": False,
-        "checks": [],
-    },
-    "source_health": {
-        "group": "sources",
-        "upstream": ["raw_entries"],
-        "automated": True,
-        "checks": ["some_enabled_source_succeeds"],
-    },
-    "articles": {
-        "group": "articles",
-        "upstream": ["raw_entries", "source_catalog"],
-        "automated": True,
-        "checks": [
-            "article_dates_sane",
-            "article_duplicate_rate",
-            "article_ids_unique",
-            "article_required_fields",
-        ],
-    },
-    "article_index": {
-        "group": "embeddings",
-        "upstream": ["articles"],
-        "automated": True,
-        "checks": [
-            "index_chunks_match_articles",
-            "index_covers_table",
-            "index_model_matches",
-            "index_vectors_unit_length",
-        ],
-    },
-    "trends": {
-        "group": "trends",
-        "upstream": ["article_index", "articles", "source_catalog"],
-        "automated": True,
-        "checks": [],
-    },
-}
 
 TINY_CATALOG = """\
 version: 1
@@ -91,28 +53,99 @@ def definitions() -> dg.Definitions:
     return load_defs()
 
 
-def _graph_snapshot(definitions: dg.Definitions) -> dict[str, dict[str, object]]:
+def _asset_entry(graph: AssetGraph, key: dg.AssetKey) -> dict[str, object]:
+    node = graph.get(key)
+    condition = node.automation_condition
+    return {
+        "group": node.group_name,
+        "upstream": sorted(parent.to_user_string() for parent in node.parent_keys),
+        "kinds": sorted(node.kinds),
+        "owners": sorted(node.owners),
+        "code_version": node.code_version,
+        "automation": None if condition is None else condition.get_label() or condition.name,
+        "pool": getattr(node.assets_def.node_def, "pool", None),
+        "resources": _resources(node.assets_def),
+        "checks": {
+            check.name: {
+                "blocking": graph.get_check_spec(check).blocking,
+                "resources": _resources(graph.assets_def_for_key(check)),
+            }
+            for check in sorted(node.check_keys, key=lambda check: check.name)
+        },
+    }
+
+
+def _resources(definition: dg.AssetsDefinition) -> list[str]:
+    """Resources a node needs, less the I/O manager that Dagster gives every node."""
+    return sorted(definition.required_resource_keys - {"io_manager"})
+
+
+def _keys(keys: Iterable[dg.AssetKey]) -> list[str]:
+    return sorted(key.to_user_string() for key in keys)
+
+
+def graph_snapshot(definitions: dg.Definitions) -> dict[str, object]:
+    """The shape of the code location: assets, checks, jobs, schedules and sensors."""
     graph = definitions.resolve_asset_graph()
-    snapshot: dict[str, dict[str, object]] = {}
-    for key in graph.get_all_asset_keys():
-        node = graph.get(key)
-        snapshot[key.to_user_string()] = {
-            "group": node.group_name,
-            "upstream": sorted(parent.to_user_string() for parent in node.parent_keys),
-            "automated": node.automation_condition is not None,
-            "checks": sorted(check.name for check in node.check_keys),
-        }
-    return snapshot
+    jobs = [
+        definitions.resolve_implicit_global_asset_job_def(),
+        *definitions.resolve_all_job_defs(),
+    ]
+    schedules = [definitions.resolve_schedule_def(s.name) for s in definitions.schedules or []]
+    sensors = [definitions.resolve_sensor_def(s.name) for s in definitions.sensors or []]
+    return {
+        "assets": {
+            key.to_user_string(): _asset_entry(graph, key) for key in graph.get_all_asset_keys()
+        },
+        "jobs": {
+            job.name: {
+                "assets": _keys(job.asset_layer.executable_asset_keys),
+                "executor": job.executor_def.name,
+            }
+            for job in jobs
+        },
+        "schedules": {
+            schedule.name: {
+                "job": schedule.job_name,
+                "cron": schedule.cron_schedule,
+                "timezone": schedule.execution_timezone,
+                "default_status": schedule.default_status.value,
+            }
+            for schedule in schedules
+        },
+        "sensors": {
+            sensor.name: {
+                "type": sensor.sensor_type.value,
+                "job": sensor.job_name if sensor.has_jobs else None,
+                "assets": None
+                if sensor.asset_selection is None
+                else _keys(sensor.asset_selection.resolve(graph)),
+                "minimum_interval_seconds": sensor.minimum_interval_seconds,
+                "default_status": sensor.default_status.value,
+                "resources": sorted(sensor.required_resource_keys),
+            }
+            for sensor in sensors
+        },
+    }
 
 
-def test_asset_graph_matches_snapshot(definitions: dg.Definitions) -> None:
-    assert _graph_snapshot(definitions) == EXPECTED_GRAPH
+def test_code_location_matches_snapshot(
+    definitions: dg.Definitions, snapshot: SnapshotAssertion
+) -> None:
+    """On a deliberate change, rewrite the snapshot and commit it with the change:
+    ``pytest prosora_pipelines_tests/defs/test_definitions.py --snapshot-update``."""
+    assert graph_snapshot(definitions) == snapshot(extension_class=JSONSnapshotExtension)
 
 
 def test_ingest_job_selects_every_asset(definitions: dg.Definitions) -> None:
     job = definitions.resolve_job_def("ingest")
     selected = {key.to_user_string() for key in job.asset_layer.executable_asset_keys}
-    assert selected == set(EXPECTED_GRAPH)
+    assert selected == _asset_names(definitions)
+    assert "source_catalog" in selected
+
+
+def _asset_names(definitions: dg.Definitions) -> set[str]:
+    return {key.to_user_string() for key in definitions.resolve_all_asset_keys()}
 
 
 def test_hourly_schedule_targets_ingest(definitions: dg.Definitions) -> None:
@@ -165,7 +198,7 @@ def test_every_asset_names_its_owner_code_version_and_storage(
         )
         for spec in definitions.resolve_all_asset_specs()
     }
-    assert described == dict.fromkeys(EXPECTED_GRAPH, (True, True, True))
+    assert described == dict.fromkeys(_asset_names(definitions), (True, True, True))
 
 
 def test_loading_definitions_does_not_import_ml_libraries(tmp_path: Path) -> None:

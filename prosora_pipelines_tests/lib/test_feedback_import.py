@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from prosora_pipelines.lib import feedback_import
 from prosora_pipelines.lib.appdb.models import PerformanceFeedback, User, Variant
 from prosora_pipelines.lib.appdb.repository import (
     InvalidInputError,
@@ -21,11 +22,12 @@ from prosora_pipelines.lib.appdb.repository import (
 )
 from prosora_pipelines.lib.feedback_import import (
     COLUMN_ALIASES,
+    MAX_ROWS,
     FeedbackImportError,
     ImportReport,
+    ParsedRow,
     RowError,
     import_feedback,
-    parse_feedback_csv,
 )
 
 NOW = datetime(2026, 2, 1, 12, 0, tzinfo=UTC)
@@ -45,6 +47,15 @@ def _line(
     counts: str = "1000,30,5,5,60",
 ) -> str:
     return f"{variant_id},{platform},{posted_at},{counts}"
+
+
+def parse_feedback_csv(data: bytes, *, max_rows: int = MAX_ROWS) -> list[ParsedRow]:
+    """The rows ``import_feedback`` reads from ``data``, or the ``FeedbackImportError`` it
+    raises for the file itself, before any variant is looked up (so no database needed)."""
+    parsed = feedback_import._parse(data, max_rows)
+    if parsed.errors:
+        raise FeedbackImportError(parsed.errors)
+    return parsed.rows
 
 
 def _errors(data: bytes, **kwargs: Any) -> list[tuple[int, str | None]]:

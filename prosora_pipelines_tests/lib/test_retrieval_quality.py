@@ -5,18 +5,36 @@ the figures: recall@10 and nDCG@10 per mode."""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence, Set
+
 import polars as pl
 import pytest
 
 from prosora_pipelines.lib.canonical_url import canonicalize_url
 from prosora_pipelines.lib.embedding import Embedder
-from prosora_pipelines.lib.retrieval_metrics import ndcg_at_k, recall_at_k
 from prosora_pipelines.lib.sample_corpus import load_sample_truth, sample_articles
 from prosora_pipelines.lib.search import RankingWeights, SearchMode, search_articles
 
 K = 10
 # Pure relevance and no diversity cap, so the three modes are compared on retrieval alone.
 RELEVANCE_ONLY = RankingWeights(credibility=0.0, recency=0.0, max_per_source=K)
+
+
+def recall_at_k(ranked: Sequence[str], relevant: Set[str], k: int) -> float:
+    """Share of the relevant items found in the top ``k`` (binary relevance)."""
+    if not relevant:
+        raise ValueError("a labelled query needs at least one relevant item")
+    return len(set(ranked[:k]) & relevant) / len(relevant)
+
+
+def ndcg_at_k(ranked: Sequence[str], relevant: Set[str], k: int) -> float:
+    """Normalized discounted cumulative gain: 1 when every relevant item leads the ranking."""
+    if not relevant:
+        raise ValueError("a labelled query needs at least one relevant item")
+    gain = sum(1 / math.log2(rank + 2) for rank, item in enumerate(ranked[:k]) if item in relevant)
+    ideal = sum(1 / math.log2(rank + 2) for rank in range(min(len(relevant), k)))
+    return gain / ideal
 
 
 def test_unit_metrics() -> None:

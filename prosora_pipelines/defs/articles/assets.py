@@ -1,24 +1,15 @@
 """The articles asset. Thin: cleaning, ids and dedup live in ``prosora_pipelines.lib``."""
 
-import time
-
 import dagster as dg
 import polars as pl
 
 from prosora_pipelines.defs.metadata_tables import OWNERS, markdown_preview, table_metadata
-from prosora_pipelines.defs.sources.assets import (
-    RAW_ENTRIES_TABLE,
-    raw_entries,
-    read_catalog_snapshot,
-    source_catalog,
-)
+from prosora_pipelines.defs.sources.assets import raw_entries, source_catalog
 from prosora_pipelines.defs.storage import ProsoraStorage
-from prosora_pipelines.lib.articles import articles_frame, build_articles
-from prosora_pipelines.lib.dedup import deduplicate
-from prosora_pipelines.lib.raw_entries import raw_entries_from_frame
+from prosora_pipelines.lib.article_store import rebuild_articles
+from prosora_pipelines.lib.catalog_snapshot import read_catalog_snapshot
+from prosora_pipelines.lib.table_store import NotMaterializedError
 from prosora_pipelines.settings import get_settings
-
-ARTICLES_TABLE = "articles"
 
 
 @dg.asset(
@@ -29,36 +20,29 @@ ARTICLES_TABLE = "articles"
     code_version="1",
     automation_condition=dg.AutomationCondition.eager(),
 )
-def articles(context: dg.AssetExecutionContext, storage: ProsoraStorage) -> dg.MaterializeResult:  # type: ignore[type-arg]
+def articles(
+    context: dg.AssetExecutionContext, storage: ProsoraStorage
+) -> dg.MaterializeResult[None]:
     """Clean, canonical articles: one per story, each knowing who else covered it.
 
     Rebuilt from every stored raw entry, so the table is a pure function of what was
     fetched: re-running it changes nothing, and a crash leaves the previous table in place.
     Exact duplicates collapse into one row; near-duplicates point at their canonical copy.
     """
-    tables = storage.tables
-    catalog = read_catalog_snapshot(tables)
-    stored = tables.read_table(RAW_ENTRIES_TABLE)
-    if stored is None:
-        raise dg.Failure("raw_entries has not been materialized yet")
-    started = time.perf_counter()
     settings = get_settings()
-    built = build_articles(
-        raw_entries_from_frame(stored),
-        {s.id: s for s in catalog.sources},
-        earliest_published=settings.earliest_plausible_date,
-    )
-    deduplicated, report = deduplicate(built.articles, settings.near_duplicate_threshold)
-    frame = articles_frame(deduplicated)
-    elapsed = time.perf_counter() - started
-    with tables.lock(ARTICLES_TABLE):
-        previous = tables.read_table(ARTICLES_TABLE)
-        previous_ids = set(previous["id"].to_list()) if previous is not None else set()
-        path = tables.write_table(ARTICLES_TABLE, frame)
-    new_ids = set(frame["id"].to_list()) - previous_ids
+    try:
+        rebuild = rebuild_articles(
+            storage.tables,
+            read_catalog_snapshot(storage.tables),
+            earliest_published=settings.earliest_plausible_date,
+            near_duplicate_threshold=settings.near_duplicate_threshold,
+        )
+    except NotMaterializedError as exc:
+        raise dg.Failure(str(exc)) from exc
+    frame, report, built = rebuild.table, rebuild.report, rebuild.built
     context.log.info(
-        f"{frame.height} articles ({report.stories} stories) from {stored.height} raw entries; "
-        f"{len(new_ids)} new"
+        f"{frame.height} articles ({report.stories} stories) from {rebuild.raw_entries} raw "
+        f"entries; {rebuild.new_articles} new"
     )
     dropped = {reason.value: count for reason, count in sorted(built.dropped.items())}
     if dropped or built.rejected_links:
@@ -69,11 +53,11 @@ def articles(context: dg.AssetExecutionContext, storage: ProsoraStorage) -> dg.M
     canonical = frame.filter(pl.col("duplicate_of").is_null())
     return dg.MaterializeResult(
         metadata={
-            **table_metadata(frame, path),
+            **table_metadata(frame, rebuild.table_path),
             "articles": frame.height,
             "stories": report.stories,
-            "new_articles": len(new_ids),
-            "raw_entries": stored.height,
+            "new_articles": rebuild.new_articles,
+            "raw_entries": rebuild.raw_entries,
             "exact_url_duplicates": report.exact_url_duplicates,
             "exact_content_duplicates": report.exact_content_duplicates,
             "near_duplicates": report.near_duplicates,
@@ -85,7 +69,7 @@ def articles(context: dg.AssetExecutionContext, storage: ProsoraStorage) -> dg.M
             "stories_covered_by_several_sources": canonical.filter(
                 pl.col("coverage_sources").list.len() > 1
             ).height,
-            "build_seconds": round(elapsed, 3),
+            "build_seconds": round(rebuild.build_seconds, 3),
             "preview": markdown_preview(
                 canonical.sort("published_at", descending=True, nulls_last=True),
                 ["published_at", "source_id", "tier", "title", "coverage_sources"],

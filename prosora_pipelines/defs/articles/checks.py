@@ -6,10 +6,11 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 import polars as pl
 
-from prosora_pipelines.defs.articles.assets import ARTICLES_TABLE, articles
+from prosora_pipelines.defs.articles.assets import articles
 from prosora_pipelines.defs.storage import ProsoraStorage
 from prosora_pipelines.lib import article_checks
 from prosora_pipelines.lib.article_checks import CheckOutcome
+from prosora_pipelines.lib.article_store import ARTICLES_TABLE
 from prosora_pipelines.settings import get_settings
 
 MAXIMUM_DUPLICATE_RATE = 0.5

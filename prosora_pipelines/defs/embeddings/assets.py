@@ -1,14 +1,14 @@
 """The article index asset. Thin: chunking, encoding and LanceDB writes are in the library."""
 
 import dagster as dg
-import polars as pl
 
-from prosora_pipelines.defs.articles.assets import ARTICLES_TABLE, articles
+from prosora_pipelines.defs.articles.assets import articles
 from prosora_pipelines.defs.embeddings.resources import EmbeddingModelResource, article_index_at
 from prosora_pipelines.defs.metadata_tables import OWNERS, arrow_table_metadata
 from prosora_pipelines.defs.storage import ProsoraStorage
-from prosora_pipelines.lib.article_embedding import index_articles
-from prosora_pipelines.lib.vector_store import write_manifest
+from prosora_pipelines.lib.embedding import Embedder
+from prosora_pipelines.lib.index_store import refresh_article_index
+from prosora_pipelines.lib.table_store import NotMaterializedError
 
 
 @dg.asset(
@@ -24,7 +24,7 @@ def article_index(
     context: dg.AssetExecutionContext,
     storage: ProsoraStorage,
     embedding_model: EmbeddingModelResource,
-) -> dg.MaterializeResult:  # type: ignore[type-arg]
+) -> dg.MaterializeResult[None]:
     """Every canonical article, chunked to the model's token limit, embedded, in LanceDB.
 
     Incremental: only new or changed chunks are encoded, removed ones are deleted, and the
@@ -32,29 +32,31 @@ def article_index(
     version fills its own table; the manifest that readers follow switches to it only when
     it is complete. Runs in the ``gpu`` pool, on CUDA when present.
     """
-    frame = storage.tables.read_table(ARTICLES_TABLE)
-    if frame is None:
-        raise dg.Failure("articles has not been materialized yet")
-    canonical = frame.filter(pl.col("duplicate_of").is_null())
-    embedder = embedding_model.embedder()
-    context.log.info(
-        f"model {embedder.info.model_id} ({embedder.info.version}) on {embedder.info.device}, "
-        f"{embedder.info.precision}, batch {embedding_model.batch_size}"
-    )
+
+    def load_embedder() -> Embedder:
+        embedder = embedding_model.embedder()
+        context.log.info(
+            f"model {embedder.info.model_id} ({embedder.info.version}) on "
+            f"{embedder.info.device}, {embedder.info.precision}, "
+            f"batch {embedding_model.batch_size}"
+        )
+        return embedder
 
     def progress(done: int, total: int) -> None:
         context.log.info(f"encoded {done}/{total} chunks")
 
     index = article_index_at(storage.home)
-    report = index_articles(
-        canonical,
-        embedder,
-        index,
-        batch_size=embedding_model.batch_size,
-        on_progress=progress,
-    )
-    write_manifest(storage.tables, report.manifest)
-    table = index.open(report.manifest.table)
+    try:
+        refresh = refresh_article_index(
+            storage.tables,
+            index,
+            load_embedder=load_embedder,
+            batch_size=embedding_model.batch_size,
+            on_progress=progress,
+        )
+    except NotMaterializedError as exc:
+        raise dg.Failure(str(exc)) from exc
+    report, model, table = refresh.report, refresh.model, refresh.table
     rate = report.encoded / report.encode_seconds if report.encode_seconds else None
     return dg.MaterializeResult(
         metadata={
@@ -67,11 +69,11 @@ def article_index(
             **({"chunks_per_second": round(rate, 1)} if rate else {}),
             "write_seconds": round(report.write_seconds, 2),
             "table": report.manifest.table,
-            "model": embedder.info.model_id,
-            "model_version": embedder.info.version,
-            "dimension": embedder.info.dimension,
-            "device": embedder.info.device,
-            "precision": embedder.info.precision,
+            "model": model.model_id,
+            "model_version": model.version,
+            "dimension": model.dimension,
+            "device": model.device,
+            "precision": model.precision,
             "index_coverage": report.coverage,
         }
     )

@@ -6,12 +6,12 @@ from typing import Any
 import dagster as dg
 import polars as pl
 
-from prosora_pipelines.defs.articles.assets import ARTICLES_TABLE
 from prosora_pipelines.defs.embeddings.assets import article_index
 from prosora_pipelines.defs.embeddings.resources import article_index_at
 from prosora_pipelines.defs.storage import ProsoraStorage
 from prosora_pipelines.lib import index_checks
 from prosora_pipelines.lib.article_checks import CheckOutcome
+from prosora_pipelines.lib.article_store import ARTICLES_TABLE
 from prosora_pipelines.lib.vector_store import IndexManifest, read_manifest
 
 

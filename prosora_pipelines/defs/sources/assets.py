@@ -1,7 +1,5 @@
 """Assets of the sources domain. Thin: the work is in ``prosora_pipelines.lib``."""
 
-import asyncio
-import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
@@ -11,53 +9,30 @@ import polars as pl
 from prosora_pipelines.defs.metadata_tables import OWNERS, markdown_preview, table_metadata
 from prosora_pipelines.defs.sources.resources import FeedFetcherResource, SourceCatalogResource
 from prosora_pipelines.defs.storage import ProsoraStorage
-from prosora_pipelines.lib.catalog import Catalog, catalog_fingerprint
-from prosora_pipelines.lib.fetching import CacheValidators
-from prosora_pipelines.lib.ingestion import (
-    FetchRecord,
-    fetch_records_frame,
-    ingest_sources,
-    sources_due,
+from prosora_pipelines.lib.catalog_snapshot import read_catalog_snapshot, store_catalog_snapshot
+from prosora_pipelines.lib.raw_entry_store import (
+    FetchLimits,
+    FetchPlan,
+    FetchProgress,
+    UnknownSourcesError,
+    refresh_raw_entries,
+    store_source_health,
 )
-from prosora_pipelines.lib.raw_entries import raw_entries_frame, upsert_raw_entries
-from prosora_pipelines.lib.source_health import last_attempts, summarize_health
-from prosora_pipelines.lib.table_store import TableStore
+from prosora_pipelines.lib.table_store import NotMaterializedError
 from prosora_pipelines.settings import get_settings
-
-CATALOG_DOCUMENT = "source_catalog"
-RAW_ENTRIES_TABLE = "raw_entries"
-FETCH_LOG = "fetch_log"
-VALIDATORS_DOCUMENT = "http_validators"
-SOURCE_HEALTH_TABLE = "source_health"
-
-
-def read_catalog_snapshot(tables: TableStore) -> Catalog:
-    """The catalog as last materialized; downstream assets use it, not the live file."""
-    snapshot = tables.read_document(CATALOG_DOCUMENT)
-    if snapshot is None:
-        raise dg.Failure("source_catalog has not been materialized yet")
-    return Catalog.model_validate(snapshot["catalog"])
 
 
 @dg.asset(group_name="sources", kinds={"yaml", "json"}, owners=OWNERS, code_version="1")
 def source_catalog(
     context: dg.AssetExecutionContext, catalog: SourceCatalogResource, storage: ProsoraStorage
-) -> dg.MaterializeResult:  # type: ignore[type-arg]
+) -> dg.MaterializeResult[None]:
     """The validated source catalog: every followed feed and page, its tier and credibility.
 
     Validation failures name the source and the field. The snapshot written here is what
     the rest of the graph reads, so one run never mixes two versions of the catalog.
     """
     loaded = catalog.load()
-    fingerprint = catalog_fingerprint(loaded)
-    snapshot_path = storage.tables.write_document(
-        CATALOG_DOCUMENT,
-        {
-            "path": catalog.path,
-            "fingerprint": fingerprint,
-            "catalog": loaded.model_dump(mode="json"),
-        },
-    )
+    snapshot = store_catalog_snapshot(storage.tables, loaded, catalog.path)
     frame = pl.DataFrame(
         [
             {
@@ -82,11 +57,11 @@ def source_catalog(
             "by_domain": dict(Counter(d for s in loaded.sources for d in s.domains)),
             "megatrends": [m.name for m in loaded.megatrends],
             "catalog_path": catalog.path,
-            "fingerprint": fingerprint,
-            "snapshot_path": dg.MetadataValue.path(str(snapshot_path)),
+            "fingerprint": snapshot.fingerprint,
+            "snapshot_path": dg.MetadataValue.path(str(snapshot.path)),
             "preview": markdown_preview(frame, frame.columns, rows=50),
         },
-        data_version=dg.DataVersion(fingerprint),
+        data_version=dg.DataVersion(snapshot.fingerprint),
     )
 
 
@@ -111,7 +86,7 @@ def raw_entries(
     config: RawEntriesConfig,
     fetcher: FeedFetcherResource,
     storage: ProsoraStorage,
-) -> dg.MaterializeResult:  # type: ignore[type-arg]
+) -> dg.MaterializeResult[None]:
     """Every entry the sources have published, as fetched, keyed by source and entry.
 
     Fetches the sources that are due (or all, with ``force``), concurrently and politely;
@@ -119,25 +94,12 @@ def raw_entries(
     its failure is a fetch record that ``source_health`` reports. Entries are upserted, so a
     re-run (or a run after a crash) neither duplicates nor loses any.
     """
-    tables = storage.tables
-    catalog = read_catalog_snapshot(tables)
-    now = datetime.now(UTC)
-    candidates = [
-        s for s in catalog.enabled_sources if not config.only_sources or s.id in config.only_sources
-    ]
-    unknown = set(config.only_sources) - {s.id for s in catalog.sources}
-    if unknown:
-        raise dg.Failure(f"unknown source ids in only_sources: {sorted(unknown)}")
-    log = tables.read_log(FETCH_LOG)
-    due = candidates if config.force else sources_due(candidates, last_attempts(log), now)  # type: ignore[arg-type]
-    context.log.info(f"{len(due)} of {len(candidates)} enabled sources are due")
-    stored_validators = tables.read_document(VALIDATORS_DOCUMENT) or {}
-    validators = {url: CacheValidators(**value) for url, value in stored_validators.items()}
-    done = 0
 
-    def report(record: FetchRecord) -> None:
-        nonlocal done
-        done += 1
+    def report_plan(plan: FetchPlan) -> None:
+        context.log.info(f"{len(plan.due)} of {len(plan.candidates)} enabled sources are due")
+
+    def report_progress(progress: FetchProgress) -> None:
+        record = progress.record
         outcome = (
             "not modified"
             if record.not_modified
@@ -145,58 +107,44 @@ def raw_entries(
             if record.succeeded
             else f"FAILED {record.error_class}: {record.error_message}"
         )
-        context.log.info(f"[{done}/{len(due)}] {record.source_id}: {outcome}")
+        context.log.info(f"[{progress.done}/{progress.total}] {record.source_id}: {outcome}")
 
-    started = time.perf_counter()
-    result = asyncio.run(
-        ingest_sources(
-            due,
+    try:
+        refresh = refresh_raw_entries(
+            storage.tables,
+            read_catalog_snapshot(storage.tables),
             fetcher=fetcher.fetcher(),
-            validators=validators,
+            limits=FetchLimits(
+                allowed_skew=timedelta(minutes=fetcher.future_date_skew_minutes),
+                max_pages_per_web_source=fetcher.max_pages_per_web_source,
+                log_retention=timedelta(days=get_settings().fetch_log_retention_days),
+            ),
             run_id=context.run.run_id,
-            fetched_at=now,
-            allowed_skew=timedelta(minutes=fetcher.future_date_skew_minutes),
-            max_pages_per_web_source=fetcher.max_pages_per_web_source,
-            on_record=report,
+            now=datetime.now(UTC),
+            force=config.force,
+            only_sources=config.only_sources,
+            on_plan=report_plan,
+            on_progress=report_progress,
         )
-    )
-    fetch_seconds = time.perf_counter() - started
-    for warning in result.warnings[:50]:
+    except (NotMaterializedError, UnknownSourcesError) as exc:
+        raise dg.Failure(str(exc)) from exc
+    for warning in refresh.warnings[:50]:
         context.log.warning(warning)
-
-    with tables.lock(RAW_ENTRIES_TABLE):
-        merged, added = upsert_raw_entries(
-            tables.read_table(RAW_ENTRIES_TABLE), raw_entries_frame(result.entries)
-        )
-        raw_entries_path = tables.write_table(RAW_ENTRIES_TABLE, merged)
-    records = fetch_records_frame(result.records)
-    tables.write_log_part(FETCH_LOG, f"{now:%Y%m%dT%H%M%S}-{context.run.run_id}", records)
-    tables.prune_log(FETCH_LOG, timedelta(days=get_settings().fetch_log_retention_days))
-    # Validators are saved only once the entries they vouch for are stored.
-    tables.write_document(
-        VALIDATORS_DOCUMENT,
-        {
-            url: {"etag": v.etag, "last_modified": v.last_modified}
-            for url, v in result.validators.items()
-        },
-    )
-
-    failed = [r for r in result.records if not r.succeeded]
     return dg.MaterializeResult(
         metadata={
-            **table_metadata(merged, raw_entries_path),
-            "sources_due": len(due),
-            "fetched": sum(1 for r in result.records if r.succeeded and not r.not_modified),
-            "not_modified": sum(1 for r in result.records if r.not_modified),
-            "failed": len(failed),
-            "failed_sources": [f"{r.source_id}: {r.error_class}" for r in failed],
-            "entries_seen": len(result.entries),
-            "new_entries": added,
-            "stored_entries": merged.height,
-            "bytes_read": sum(r.bytes_read for r in result.records),
-            "fetch_seconds": round(fetch_seconds, 3),
+            **table_metadata(refresh.table, refresh.table_path),
+            "sources_due": len(refresh.plan.due),
+            "fetched": refresh.fetched,
+            "not_modified": refresh.not_modified,
+            "failed": len(refresh.failed),
+            "failed_sources": [f"{r.source_id}: {r.error_class}" for r in refresh.failed],
+            "entries_seen": refresh.entries_seen,
+            "new_entries": refresh.new_entries,
+            "stored_entries": refresh.table.height,
+            "bytes_read": refresh.bytes_read,
+            "fetch_seconds": round(refresh.fetch_seconds, 3),
             "fetches": markdown_preview(
-                records.sort("source_id"),
+                refresh.fetch_records.sort("source_id"),
                 ["source_id", "status", "items", "not_modified", "elapsed_seconds", "error_class"],
                 rows=100,
             ),
@@ -214,16 +162,18 @@ def raw_entries(
 )
 def source_health(
     context: dg.AssetExecutionContext, storage: ProsoraStorage
-) -> dg.MaterializeResult:  # type: ignore[type-arg]
+) -> dg.MaterializeResult[None]:
     """Per source: last success, consecutive failures, items per fetch, last error.
 
     Derived from the fetch log, so a source that broke yesterday stays visible until it
     recovers, with the reason of its latest failure.
     """
-    tables = storage.tables
-    catalog = read_catalog_snapshot(tables)
-    health = summarize_health(tables.read_log(FETCH_LOG), catalog.sources)
-    health_path = tables.write_table(SOURCE_HEALTH_TABLE, health)
+    try:
+        health, health_path = store_source_health(
+            storage.tables, read_catalog_snapshot(storage.tables)
+        )
+    except NotMaterializedError as exc:
+        raise dg.Failure(str(exc)) from exc
     failing = health.filter(pl.col("consecutive_failures") > 0)
     for row in failing.iter_rows(named=True):
         context.log.warning(

@@ -3,8 +3,9 @@
 import dagster as dg
 import polars as pl
 
-from prosora_pipelines.defs.sources.assets import SOURCE_HEALTH_TABLE, source_health
+from prosora_pipelines.defs.sources.assets import source_health
 from prosora_pipelines.defs.storage import ProsoraStorage
+from prosora_pipelines.lib.raw_entry_store import SOURCE_HEALTH_TABLE
 
 
 @dg.asset_check(asset=source_health)

@@ -5,28 +5,16 @@ from datetime import UTC, datetime
 import dagster as dg
 import polars as pl
 
-from prosora_pipelines.defs.articles.assets import ARTICLES_TABLE
 from prosora_pipelines.defs.articles.assets import articles as articles_asset
 from prosora_pipelines.defs.embeddings.assets import article_index
 from prosora_pipelines.defs.embeddings.resources import EmbeddingModelResource, article_index_at
 from prosora_pipelines.defs.metadata_tables import OWNERS, markdown_preview, table_metadata
-from prosora_pipelines.defs.sources.assets import read_catalog_snapshot, source_catalog
+from prosora_pipelines.defs.sources.assets import source_catalog
 from prosora_pipelines.defs.storage import ProsoraStorage
-from prosora_pipelines.lib.catalog import Megatrend
-from prosora_pipelines.lib.trends import (
-    TrendReport,
-    Vector,
-    article_vectors,
-    compute_trends,
-    megatrends_frame,
-    topics_frame,
-    window_end,
-)
-from prosora_pipelines.lib.vector_store import IndexManifest, read_manifest
-
-TREND_TOPICS_TABLE = "trend_topics"
-MEGATRENDS_TABLE = "megatrends"
-
+from prosora_pipelines.lib.catalog_snapshot import read_catalog_snapshot
+from prosora_pipelines.lib.table_store import NotMaterializedError
+from prosora_pipelines.lib.trend_store import SeedModelMismatchError, refresh_trends
+from prosora_pipelines.lib.trends import TrendReport
 
 _TOPIC_COLUMNS: dict[str, pl.DataType] = {
     "topic": pl.Int64(),
@@ -91,29 +79,6 @@ def _megatrends_table(report: TrendReport) -> dg.MetadataValue:
     return markdown_preview(frame, list(_MEGATREND_COLUMNS), rows=50)
 
 
-def _seed_vectors(
-    megatrends: tuple[Megatrend, ...],
-    embedding_model: EmbeddingModelResource,
-    manifest: IndexManifest,
-) -> dict[str, Vector]:
-    """Seed texts embedded by the model that filled the index (loaded only if one is needed)."""
-    seeded = [m for m in megatrends if m.seed_text]
-    if not seeded:
-        return {}
-    embedder = embedding_model.embedder()
-    if (embedder.info.model_id, embedder.info.version) != (
-        manifest.model_id,
-        manifest.model_version,
-    ):
-        raise dg.Failure(
-            f"the embedding model is {embedder.info.model_id} ({embedder.info.version}) but the "
-            f"index holds {manifest.model_id} ({manifest.model_version}) vectors; "
-            "materialize article_index first so seed texts and articles share one model"
-        )
-    vectors = embedder.encode([m.seed_text or "" for m in seeded])
-    return {m.name: vector for m, vector in zip(seeded, vectors, strict=True)}
-
-
 @dg.asset(
     group_name="trends",
     deps=[article_index, articles_asset, source_catalog],
@@ -126,7 +91,7 @@ def trends(
     context: dg.AssetExecutionContext,
     storage: ProsoraStorage,
     embedding_model: EmbeddingModelResource,
-) -> dg.MaterializeResult:  # type: ignore[type-arg]
+) -> dg.MaterializeResult[None]:
     """What the last two weeks of articles are about, what is growing, and the megatrends.
 
     Topics: the recent window's articles clustered by meaning (their vectors in the article
@@ -140,24 +105,17 @@ def trends(
     own last two weeks with the two before; the bounds are in the metadata. Undated
     articles fall in no window and are counted.
     """
-    tables = storage.tables
-    articles = tables.read_table(ARTICLES_TABLE)
-    manifest = read_manifest(tables)
-    if articles is None or manifest is None:
-        raise dg.Failure("articles and article_index must be materialized first")
-    megatrends = read_catalog_snapshot(tables).megatrends
-    vectors = article_vectors(article_index_at(storage.home).open(manifest.table))
-    end = window_end(articles, fallback=datetime.now(UTC))
-    report = compute_trends(
-        articles,
-        vectors,
-        megatrends,
-        end=end,
-        seed_vectors=_seed_vectors(megatrends, embedding_model, manifest),
-    )
-    topics = topics_frame(report)
-    topics_path = tables.write_table(TREND_TOPICS_TABLE, topics)
-    tables.write_table(MEGATRENDS_TABLE, megatrends_frame(report))
+    try:
+        refresh = refresh_trends(
+            storage.tables,
+            article_index_at(storage.home),
+            read_catalog_snapshot(storage.tables).megatrends,
+            load_embedder=embedding_model.embedder,
+            now=datetime.now(UTC),
+        )
+    except (NotMaterializedError, SeedModelMismatchError) as exc:
+        raise dg.Failure(str(exc)) from exc
+    report = refresh.report
     windows = report.windows
     context.log.info(
         f"{len(report.topics)} topics over {report.recent_articles} articles "
@@ -167,7 +125,7 @@ def trends(
     )
     return dg.MaterializeResult(
         metadata={
-            **table_metadata(topics, topics_path),
+            **table_metadata(refresh.topics, refresh.topics_path),
             "previous_window_from": dg.MetadataValue.timestamp(windows.previous_from),
             "recent_window_from": dg.MetadataValue.timestamp(windows.recent_from),
             "recent_window_until": dg.MetadataValue.timestamp(windows.recent_until),
@@ -177,7 +135,7 @@ def trends(
             "unindexed_excluded": report.unindexed_excluded,
             "topics": len(report.topics),
             "unclustered_recent_articles": report.unclustered,
-            "index_table": manifest.table,
+            "index_table": refresh.index_table,
             "topics_table": _topics_table(report),
             "megatrends_table": _megatrends_table(report),
         }

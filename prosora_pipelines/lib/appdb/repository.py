@@ -473,19 +473,6 @@ def delete_query(session: Session, user: User, query_id: uuid.UUID) -> None:
     session.flush()
 
 
-def get_variant(session: Session, user: User, variant_id: uuid.UUID) -> Variant:
-    """The user's variant (owned through its query); ``NotFoundError`` when it does not
-    exist or is someone else's."""
-    variant = session.scalars(
-        select(Variant)
-        .join(Variant.query)
-        .where(Variant.id == variant_id, Query.user_id == user.id)
-    ).one_or_none()
-    if variant is None:
-        raise NotFoundError(f"variant {variant_id} does not exist")
-    return variant
-
-
 def _in_batches(ids: Collection[uuid.UUID]) -> Iterator[list[uuid.UUID]]:
     """``ids`` in order, in lists short enough for an ``IN`` on every backend (SQLite and
     PostgreSQL cap the bound parameters of one statement)."""
@@ -636,23 +623,6 @@ def _newest_first(statement: Select[Query], limit: int) -> Select[Query]:
         .limit(limit)
         .options(selectinload(Query.variants))
     )
-
-
-def user_history(
-    session: Session, user: User, limit: int = 20, before: datetime | None = None
-) -> list[Query]:
-    """The user's queries with their variants, newest first, strictly before ``before``.
-
-    Queries created in the same instant as ``before`` are skipped, so paging by
-    ``before=<created_at of the last query shown>`` can miss ties; ``history_page`` pages
-    on (created_at, id) and never does.
-    """
-    _check_limit(limit)
-    _check_aware("before", before)
-    statement = select(Query).where(Query.user_id == user.id)
-    if before is not None:
-        statement = statement.where(Query.created_at < before)
-    return list(session.scalars(_newest_first(statement, limit)))
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,6 @@ from prosora_pipelines.lib.appdb.repository import (
     encode_cursor,
     get_or_create_user,
     get_query,
-    get_variant,
     history_page,
     record_feedback,
     record_feedback_batch,
@@ -143,9 +142,12 @@ def test_a_variant_is_reached_only_through_its_owners_query(
     missing = uuid.uuid4()
     session.commit()
 
-    assert get_variant(session, ada, mine.id).text == "mine as x_thread"
-    other = _not_found_message(get_variant, session, ada, theirs.id)
-    absent = _not_found_message(get_variant, session, ada, missing)
+    def post(session: Session, user: User, variant_id: uuid.UUID) -> PerformanceFeedback:
+        return record_feedback(session, user, variant_id, _feedback(), now=NOW)
+
+    assert post(session, ada, mine.id).variant_id == mine.id
+    other = _not_found_message(post, session, ada, theirs.id)
+    absent = _not_found_message(post, session, ada, missing)
     assert other == absent == "variant <id> does not exist"
 
 

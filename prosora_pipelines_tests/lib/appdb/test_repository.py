@@ -33,11 +33,11 @@ from prosora_pipelines.lib.appdb.repository import (
     active_learning_patterns,
     get_or_create_user,
     get_voice_profile,
+    history_page,
     normalize_email,
     record_feedback,
     record_query,
     upsert_voice_profile,
-    user_history,
 )
 
 NOW = datetime(2026, 2, 1, 12, 0, tzinfo=UTC)
@@ -250,7 +250,7 @@ def test_a_bad_variant_stores_nothing(session: Session) -> None:
     assert session.scalar(select(func.count()).select_from(Query)) == 0
 
 
-def test_history_is_newest_first_and_pages_by_before(session: Session) -> None:
+def test_history_is_newest_first_and_pages_by_cursor(session: Session) -> None:
     user = get_or_create_user(session, "history@example.com", "History")
     other = get_or_create_user(session, "other@example.com", "Other")
     for minute in range(5):
@@ -260,21 +260,23 @@ def test_history_is_newest_first_and_pages_by_before(session: Session) -> None:
     session.expunge_all()
 
     pages: list[list[str]] = []
-    before = None
-    while page := user_history(session, user, limit=2, before=before):
-        pages.append([query.text for query in page])
-        before = page[-1].created_at
+    cursor = None
+    while True:
+        page = history_page(session, user, limit=2, cursor=cursor)
+        pages.append([query.text for query in page.queries])
+        if (cursor := page.next_cursor) is None:
+            break
     assert pages == [["q4", "q3"], ["q2", "q1"], ["q0"]]
-    assert [len(query.variants) for query in user_history(session, user)] == [3] * 5
+    assert [len(query.variants) for query in history_page(session, user).queries] == [3] * 5
 
 
 def test_history_refuses_bad_paging(session: Session) -> None:
     user = get_or_create_user(session, "pager@example.com", "Pager")
     for limit in (0, 101):
         with pytest.raises(InvalidInputError, match="limit"):
-            user_history(session, user, limit=limit)
+            history_page(session, user, limit=limit)
     with pytest.raises(InvalidInputError, match="timezone"):
-        user_history(session, user, before=datetime(2026, 1, 1))
+        history_page(session, user, until=datetime(2026, 1, 1))
 
 
 def test_feedback_stores_the_engagement_rate(session: Session) -> None:
