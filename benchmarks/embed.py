@@ -3,7 +3,7 @@
 The ``article_index`` asset chunks articles with the model's tokenizer, encodes only chunks
 whose ids are not stored yet, writes them to LanceDB with ``merge_insert`` in batches of
 256, deletes stale chunks and refreshes the full-text (and, from 5,000 rows, vector)
-indexes; all of that is :func:`prosora_pipelines.lib.article_embedding.index_articles`.
+indexes; all of that is :func:`prosora_pipelines.lib.index.article_embedding.index_articles`.
 Encoding should dominate, so this benchmark compares, on the same chunk texts:
 
 (a) a bare ``SentenceTransformer.encode`` call (batch 64, unit vectors), the floor;
@@ -56,22 +56,22 @@ import numpy as np  # noqa: E402
 import polars as pl  # noqa: E402
 
 from benchmarks.measuring import Timing, start_time_limit, stop_time_limit, timed, verdict  # noqa: E402
-from prosora_pipelines.lib.article_embedding import (  # noqa: E402
+from prosora_pipelines.lib.articles.building import Article, articles_frame  # noqa: E402
+from prosora_pipelines.lib.index.article_embedding import (  # noqa: E402
     CHUNK_OVERLAP_TOKENS,
     IndexingReport,
     article_chunks,
     index_articles,
 )
-from prosora_pipelines.lib.articles import Article, articles_frame  # noqa: E402
-from prosora_pipelines.lib.chunking import Tokenizer, chunk_article  # noqa: E402
-from prosora_pipelines.lib.embedding import (  # noqa: E402
+from prosora_pipelines.lib.index.chunking import Tokenizer, chunk_article  # noqa: E402
+from prosora_pipelines.lib.index.embedding import (  # noqa: E402
     DEFAULT_MODEL,
     Embedder,
     load_embedder,
     resolve_model_path,
 )
+from prosora_pipelines.lib.index.vector_store import ArticleIndex, table_name_for  # noqa: E402
 from prosora_pipelines.lib.sample_corpus import sample_articles  # noqa: E402
-from prosora_pipelines.lib.vector_store import ArticleIndex, table_name_for  # noqa: E402
 
 DEFAULT_CHUNKS = 500
 DEFAULT_RSS_CHUNKS = 200

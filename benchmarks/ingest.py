@@ -1,8 +1,8 @@
 """Ingest benchmark: is concurrent fetch + threaded parse really faster than the old loop?
 
 The original system ingested feeds with a sequential ``feedparser.parse(url)`` loop. This
-project replaced it with :func:`prosora_pipelines.lib.ingestion.ingest_sources`, which fetches
-concurrently (bounded globally and per host), parses each body in a worker thread, and sends
+project replaced it with :func:`prosora_pipelines.lib.sources.ingestion.ingest_sources`, which
+fetches concurrently (bounded globally and per host), parses each body in a worker thread, and sends
 ETag / Last-Modified validators so an unchanged feed costs one 304. This benchmark measures
 how much faster a full ingestion is, where its time goes (fetch alone, parse alone), and what
 a second, all-304 pass costs. Everything is measured in one process run so the ratios are
@@ -43,16 +43,16 @@ import httpx  # noqa: E402
 
 from benchmarks.loopback_feeds import HOSTS, PlannedFeed, plan_feeds, served_feeds  # noqa: E402
 from benchmarks.measuring import Timing, start_time_limit, stop_time_limit, timed, verdict  # noqa: E402
-from prosora_pipelines.lib import feed_parse_pool  # noqa: E402
-from prosora_pipelines.lib.articles import articles_frame, build_articles  # noqa: E402
-from prosora_pipelines.lib.catalog import Source, SourceKind, Tier  # noqa: E402
-from prosora_pipelines.lib.dedup import deduplicate  # noqa: E402
-from prosora_pipelines.lib.feed_parse_pool import FeedParsePool, usable_cpus  # noqa: E402
-from prosora_pipelines.lib.feed_parsing import parse_feed  # noqa: E402
-from prosora_pipelines.lib.fetching import Fetcher, FetchPolicy, FetchRequest  # noqa: E402
-from prosora_pipelines.lib.ingestion import IngestResult, ingest_sources  # noqa: E402
-from prosora_pipelines.lib.published_dates import DateStatus  # noqa: E402
-from prosora_pipelines.lib.raw_entries import RawEntry  # noqa: E402
+from prosora_pipelines.lib.articles.building import articles_frame, build_articles  # noqa: E402
+from prosora_pipelines.lib.articles.dedup import deduplicate  # noqa: E402
+from prosora_pipelines.lib.articles.published_dates import DateStatus  # noqa: E402
+from prosora_pipelines.lib.sources import feed_parse_pool  # noqa: E402
+from prosora_pipelines.lib.sources.catalog import Source, SourceKind, Tier  # noqa: E402
+from prosora_pipelines.lib.sources.feed_parse_pool import FeedParsePool, usable_cpus  # noqa: E402
+from prosora_pipelines.lib.sources.feed_parsing import parse_feed  # noqa: E402
+from prosora_pipelines.lib.sources.fetching import Fetcher, FetchPolicy, FetchRequest  # noqa: E402
+from prosora_pipelines.lib.sources.ingestion import IngestResult, ingest_sources  # noqa: E402
+from prosora_pipelines.lib.sources.raw_entries import RawEntry  # noqa: E402
 from prosora_pipelines.settings import Settings  # noqa: E402
 
 FEED_COUNT = 300

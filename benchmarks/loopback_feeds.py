@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-from prosora_pipelines.lib.catalog import SourceKind
+from prosora_pipelines.lib.sources.catalog import SourceKind
 from prosora_pipelines_tests.support.feed_server import FeedServer, Route
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

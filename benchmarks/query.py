@@ -54,24 +54,24 @@ from benchmarks.measuring import start_time_limit, stop_time_limit, verdict  # n
 from prosora_pipelines.lib.appdb.engine import make_engine, make_session_factory  # noqa: E402
 from prosora_pipelines.lib.appdb.migrations import migrate  # noqa: E402
 from prosora_pipelines.lib.appdb.repository import get_or_create_user  # noqa: E402
-from prosora_pipelines.lib.article_embedding import index_articles  # noqa: E402
-from prosora_pipelines.lib.articles import articles_frame  # noqa: E402
-from prosora_pipelines.lib.catalog import load_catalog  # noqa: E402
-from prosora_pipelines.lib.embedding import Embedder, load_embedder  # noqa: E402
-from prosora_pipelines.lib.query.analysis import analyze_query  # noqa: E402
-from prosora_pipelines.lib.query.engine import QueryEngine  # noqa: E402
-from prosora_pipelines.lib.query.extractive import ExtractiveGenerator  # noqa: E402
-from prosora_pipelines.lib.query.prediction import EngagementPrior  # noqa: E402
-from prosora_pipelines.lib.query.words import content_words  # noqa: E402
-from prosora_pipelines.lib.sample_corpus import load_sample_truth, sample_articles  # noqa: E402
-from prosora_pipelines.lib.table_store import TableStore  # noqa: E402
-from prosora_pipelines.lib.vector_store import (  # noqa: E402
+from prosora_pipelines.lib.articles.building import articles_frame  # noqa: E402
+from prosora_pipelines.lib.index.article_embedding import index_articles  # noqa: E402
+from prosora_pipelines.lib.index.embedding import Embedder, load_embedder  # noqa: E402
+from prosora_pipelines.lib.index.vector_store import (  # noqa: E402
     ArticleIndex,
     CurrentIndex,
     read_manifest,
     refresh_indexes,
     write_manifest,
 )
+from prosora_pipelines.lib.query.analysis import analyze_query  # noqa: E402
+from prosora_pipelines.lib.query.engine import QueryEngine  # noqa: E402
+from prosora_pipelines.lib.query.extractive import ExtractiveGenerator  # noqa: E402
+from prosora_pipelines.lib.query.prediction import EngagementPrior  # noqa: E402
+from prosora_pipelines.lib.query.words import content_words  # noqa: E402
+from prosora_pipelines.lib.sample_corpus import load_sample_truth, sample_articles  # noqa: E402
+from prosora_pipelines.lib.sources.catalog import load_catalog  # noqa: E402
+from prosora_pipelines.lib.table_store import TableStore  # noqa: E402
 from prosora_pipelines.settings import SAMPLE_CATALOG  # noqa: E402
 
 SMALL_SOURCES = 12

@@ -1,6 +1,6 @@
 """Search benchmark: is the article index fast and exact enough at 10k and 100k chunks?
 
-:mod:`prosora_pipelines.lib.vector_store` indexes chunk vectors with IVF_HNSW_SQ (from
+:mod:`prosora_pipelines.lib.index.vector_store` indexes chunk vectors with IVF_HNSW_SQ (from
 5,000 rows) and chunk text with LanceDB's full-text index; :func:`search_articles` asks both
 for 50 candidates and fuses them. Approximate search trades recall for speed, so this
 benchmark measures, on each corpus size:
@@ -55,11 +55,9 @@ import numpy.typing as npt  # noqa: E402
 import pyarrow as pa  # noqa: E402
 
 from benchmarks.measuring import start_time_limit, stop_time_limit, verdict  # noqa: E402
-from prosora_pipelines.lib.catalog import Tier  # noqa: E402
-from prosora_pipelines.lib.embedding import EmbeddingModelInfo  # noqa: E402
-from prosora_pipelines.lib.sample_corpus import sample_articles  # noqa: E402
-from prosora_pipelines.lib.search import CANDIDATE_COLUMNS, SearchMode, search_articles  # noqa: E402
-from prosora_pipelines.lib.vector_store import (  # noqa: E402
+from prosora_pipelines.lib.index.embedding import EmbeddingModelInfo  # noqa: E402
+from prosora_pipelines.lib.index.search import CANDIDATE_COLUMNS, SearchMode, search_articles  # noqa: E402
+from prosora_pipelines.lib.index.vector_store import (  # noqa: E402
     ROWS_PER_PARTITION,
     VECTOR_INDEX_MIN_ROWS,
     ArticleIndex,
@@ -67,6 +65,8 @@ from prosora_pipelines.lib.vector_store import (  # noqa: E402
     refresh_indexes,
     table_name_for,
 )
+from prosora_pipelines.lib.sample_corpus import sample_articles  # noqa: E402
+from prosora_pipelines.lib.sources.catalog import Tier  # noqa: E402
 
 DEFAULT_SIZES = (10_000, 100_000)
 DIMENSION = 384  # all-MiniLM-L6-v2

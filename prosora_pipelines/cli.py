@@ -13,7 +13,7 @@ from pydantic_settings import SettingsError
 from rich.table import Table
 
 from prosora_pipelines.api_commands import serve, token_app
-from prosora_pipelines.lib.catalog import CatalogError, Source, load_catalog
+from prosora_pipelines.lib.sources.catalog import CatalogError, Source, load_catalog
 from prosora_pipelines.lib.table_store import TableStore
 from prosora_pipelines.query_commands import profile_app, query, run_query
 from prosora_pipelines.settings import get_settings, invalid_settings_message
@@ -183,9 +183,9 @@ def search(
     as_json: Annotated[bool, typer.Option("--json", help="Print the hits as JSON.")] = False,
 ) -> None:
     """Hybrid search over the article index (meaning and words, credibility, recency)."""
-    from prosora_pipelines.lib.embedding import load_embedder
-    from prosora_pipelines.lib.search import SearchFilters, search_articles
-    from prosora_pipelines.lib.vector_store import IndexUnavailableError, open_current_table
+    from prosora_pipelines.lib.index.embedding import load_embedder
+    from prosora_pipelines.lib.index.search import SearchFilters, search_articles
+    from prosora_pipelines.lib.index.vector_store import IndexUnavailableError, open_current_table
 
     settings = get_settings()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="open-index") as pool:

@@ -100,9 +100,9 @@ def run_query(
 ) -> None:
     """Answer ``text`` for the user and ``show`` the result; errors end with exit status 2."""
     from prosora_pipelines.lib.appdb.repository import AppDbError
+    from prosora_pipelines.lib.index.vector_store import IndexUnavailableError
     from prosora_pipelines.lib.query.engine import QueryFailedError
     from prosora_pipelines.lib.query.from_settings import engine_from_settings
-    from prosora_pipelines.lib.vector_store import IndexUnavailableError
 
     with user_session(email) as (_, user):
         user_id = user.id

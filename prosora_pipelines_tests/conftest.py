@@ -10,12 +10,12 @@ from typing import Any
 import polars as pl
 import pytest
 
-from prosora_pipelines.lib.article_embedding import index_articles
-from prosora_pipelines.lib.articles import articles_frame
-from prosora_pipelines.lib.embedding import Embedder, load_embedder
+from prosora_pipelines.lib.articles.building import articles_frame
+from prosora_pipelines.lib.index.article_embedding import index_articles
+from prosora_pipelines.lib.index.embedding import Embedder, load_embedder
+from prosora_pipelines.lib.index.vector_store import ArticleIndex, CurrentIndex, write_manifest
 from prosora_pipelines.lib.sample_corpus import sample_articles
 from prosora_pipelines.lib.table_store import TableStore
-from prosora_pipelines.lib.vector_store import ArticleIndex, CurrentIndex, write_manifest
 from prosora_pipelines.settings import get_settings
 
 pytest_plugins = ["prosora_pipelines_tests.support.databases"]

@@ -87,8 +87,8 @@ def test_demo_then_query_and_search_work_without_dagster_home_and_print_no_noise
 BUILD_A_VECTOR_INDEX = """
 import sys
 import numpy as np
-from prosora_pipelines.lib.embedding import EmbeddingModelInfo
-from prosora_pipelines.lib import vector_store as vs
+from prosora_pipelines.lib.index.embedding import EmbeddingModelInfo
+from prosora_pipelines.lib.index import vector_store as vs
 
 model = EmbeddingModelInfo("m", "v1", 8, 256, "cpu", "fp32")
 rows = 4 * vs.ROWS_PER_PARTITION

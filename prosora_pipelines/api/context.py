@@ -21,9 +21,9 @@ from prosora_pipelines.api.observability import ApiMetrics
 from prosora_pipelines.lib.access.rate_limits import RateLimiter
 from prosora_pipelines.lib.access.tokens import TokenVerifier
 from prosora_pipelines.lib.appdb.engine import reading
+from prosora_pipelines.lib.index.vector_store import IndexUnavailableError
 from prosora_pipelines.lib.query.engine import QueryEngine
 from prosora_pipelines.lib.table_store import TableStore
-from prosora_pipelines.lib.vector_store import IndexUnavailableError
 from prosora_pipelines.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -15,11 +15,11 @@ from typing import Any
 
 import yaml
 
-from prosora_pipelines.lib.articles import Article, build_articles
-from prosora_pipelines.lib.catalog import load_catalog
-from prosora_pipelines.lib.dedup import DedupReport, deduplicate
-from prosora_pipelines.lib.fetching import Fetcher, FetchPolicy
-from prosora_pipelines.lib.ingestion import IngestResult, ingest_sources
+from prosora_pipelines.lib.articles.building import Article, build_articles
+from prosora_pipelines.lib.articles.dedup import DedupReport, deduplicate
+from prosora_pipelines.lib.sources.catalog import load_catalog
+from prosora_pipelines.lib.sources.fetching import Fetcher, FetchPolicy
+from prosora_pipelines.lib.sources.ingestion import IngestResult, ingest_sources
 from prosora_pipelines.settings import (
     BUNDLED_CATALOGS_DIR,
     DEFAULT_EARLIEST_PLAUSIBLE_DATE,

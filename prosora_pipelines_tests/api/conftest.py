@@ -26,7 +26,7 @@ from prosora_pipelines.definitions import defs
 from prosora_pipelines.lib.access.tokens import TokenConfig, mint_token
 from prosora_pipelines.lib.appdb.models import LearningPattern
 from prosora_pipelines.lib.appdb.models import User as UserRow
-from prosora_pipelines.lib.embedding import load_embedder
+from prosora_pipelines.lib.index.embedding import load_embedder
 from prosora_pipelines.settings import Settings, get_settings
 
 JWT_SECRET = "api-tests-secret-4f1c9a7e2b8d6035c1e9f7a"

@@ -15,7 +15,7 @@ import dagster as dg
 import pytest
 
 from prosora_pipelines.definitions import defs as load_defs
-from prosora_pipelines.lib.embedding import Embedder
+from prosora_pipelines.lib.index.embedding import Embedder
 from prosora_pipelines.lib.table_store import TableStore
 from prosora_pipelines.settings import DAGSTER_INSTANCE_CONFIG
 

@@ -15,10 +15,10 @@ from typer.testing import CliRunner
 
 from prosora_pipelines.cli import app
 from prosora_pipelines.definitions import defs
-from prosora_pipelines.lib.embedding import Embedder
-from prosora_pipelines.lib.search import search_articles
+from prosora_pipelines.lib.index.embedding import Embedder
+from prosora_pipelines.lib.index.search import search_articles
+from prosora_pipelines.lib.index.vector_store import open_current_table
 from prosora_pipelines.lib.table_store import TableStore
-from prosora_pipelines.lib.vector_store import open_current_table
 
 pytestmark = pytest.mark.integration
 

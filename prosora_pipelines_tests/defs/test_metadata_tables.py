@@ -13,7 +13,7 @@ import polars as pl
 
 from prosora_pipelines.defs.metadata_tables import MISSING, markdown_preview, table_metadata
 from prosora_pipelines.defs.trends.assets import _megatrends_table, _topics_table
-from prosora_pipelines.lib.trends import MegatrendMeasure, Topic, TrendReport, trend_windows
+from prosora_pipelines.lib.trends.topics import MegatrendMeasure, Topic, TrendReport, trend_windows
 
 
 def _markdown(value: dg.MetadataValue) -> str:

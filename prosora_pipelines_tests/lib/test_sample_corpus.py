@@ -8,17 +8,17 @@ from collections import Counter
 
 import pytest
 
-from prosora_pipelines.lib.articles import Article
-from prosora_pipelines.lib.canonical_url import canonicalize_url
-from prosora_pipelines.lib.catalog import load_catalog
-from prosora_pipelines.lib.dedup import DedupReport
-from prosora_pipelines.lib.published_dates import DateStatus
+from prosora_pipelines.lib.articles.building import Article
+from prosora_pipelines.lib.articles.canonical_url import canonicalize_url
+from prosora_pipelines.lib.articles.dedup import DedupReport
+from prosora_pipelines.lib.articles.published_dates import DateStatus
 from prosora_pipelines.lib.sample_corpus import (
     SampleTruth,
     ingest_sample,
     load_sample_truth,
     sample_articles,
 )
+from prosora_pipelines.lib.sources.catalog import load_catalog
 from prosora_pipelines.settings import SAMPLE_CATALOG
 
 

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from prosora_pipelines.api.errors import UNAVAILABLE_RESPONSES, ApiError
 from prosora_pipelines.api.routes import API_PREFIX
 from prosora_pipelines.api.security import Context, CurrentCaller
-from prosora_pipelines.lib.catalog import CatalogError, load_catalog
+from prosora_pipelines.lib.sources.catalog import CatalogError, load_catalog
 
 router = APIRouter(prefix=API_PREFIX, tags=["catalog"], responses=UNAVAILABLE_RESPONSES)
 

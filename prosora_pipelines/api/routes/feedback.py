@@ -20,12 +20,12 @@ from prosora_pipelines.lib.appdb.repository import (
     active_learning_patterns,
     record_feedback,
 )
-from prosora_pipelines.lib.feedback_import import (
+from prosora_pipelines.lib.engagement.feedback_import import (
     MAX_ROWS,
     FeedbackImportError,
     import_feedback,
 )
-from prosora_pipelines.lib.performance_analytics import performance_report
+from prosora_pipelines.lib.engagement.performance_analytics import performance_report
 
 router = APIRouter(
     prefix=API_PREFIX, tags=["feedback and learning"], responses=UNAVAILABLE_RESPONSES

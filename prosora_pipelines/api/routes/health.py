@@ -13,7 +13,7 @@ from pydantic import BaseModel
 
 from prosora_pipelines.api.context import ApiContext
 from prosora_pipelines.api.security import Context
-from prosora_pipelines.lib.vector_store import ArticleIndex, read_manifest
+from prosora_pipelines.lib.index.vector_store import ArticleIndex, read_manifest
 
 # None of these routes is rate limited: orchestrators and Prometheus call them from a few
 # addresses, often the same one as other clients, and a probe refused is a probe failed.

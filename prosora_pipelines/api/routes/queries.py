@@ -27,6 +27,7 @@ from prosora_pipelines.api.errors import (
 )
 from prosora_pipelines.api.routes import API_PREFIX
 from prosora_pipelines.api.security import Context, CurrentCaller, GeneratingCaller, user_of
+from prosora_pipelines.lib.appdb.date_times import DATE_TIME_TEXT
 from prosora_pipelines.lib.appdb.models import Query as StoredQueryRow
 from prosora_pipelines.lib.appdb.repository import (
     MAX_HISTORY_PAGE,
@@ -37,7 +38,7 @@ from prosora_pipelines.lib.appdb.repository import (
     history_page,
     time_problem,
 )
-from prosora_pipelines.lib.date_times import DATE_TIME_TEXT
+from prosora_pipelines.lib.index.vector_store import IndexUnavailableError
 from prosora_pipelines.lib.query.engine import (
     MAX_QUERY_CHARACTERS,
     QueryFailedError,
@@ -45,7 +46,6 @@ from prosora_pipelines.lib.query.engine import (
     QueryProgress,
 )
 from prosora_pipelines.lib.query.responses import QueryResult
-from prosora_pipelines.lib.vector_store import IndexUnavailableError
 
 router = APIRouter(prefix=API_PREFIX, tags=["queries"], responses=UNAVAILABLE_RESPONSES)
 logger = logging.getLogger(__name__)

@@ -12,9 +12,14 @@ from pydantic import BaseModel
 from prosora_pipelines.api.errors import UNAVAILABLE_RESPONSES, ApiError, check_time
 from prosora_pipelines.api.routes import API_PREFIX
 from prosora_pipelines.api.security import Context, CurrentCaller
-from prosora_pipelines.lib.date_times import DATE_TIME_TEXT
-from prosora_pipelines.lib.search import ArticleHit, SearchFilters, SearchMode, search_articles
-from prosora_pipelines.lib.vector_store import IndexUnavailableError
+from prosora_pipelines.lib.appdb.date_times import DATE_TIME_TEXT
+from prosora_pipelines.lib.index.search import (
+    ArticleHit,
+    SearchFilters,
+    SearchMode,
+    search_articles,
+)
+from prosora_pipelines.lib.index.vector_store import IndexUnavailableError
 
 router = APIRouter(prefix=API_PREFIX, tags=["articles"], responses=UNAVAILABLE_RESPONSES)
 MAX_K = 50

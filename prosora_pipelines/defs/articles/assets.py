@@ -6,8 +6,8 @@ import polars as pl
 from prosora_pipelines.defs.metadata_tables import OWNERS, markdown_preview, table_metadata
 from prosora_pipelines.defs.sources.assets import raw_entries, source_catalog
 from prosora_pipelines.defs.storage import ProsoraStorage
-from prosora_pipelines.lib.article_store import rebuild_articles
-from prosora_pipelines.lib.catalog_snapshot import read_catalog_snapshot
+from prosora_pipelines.lib.articles.store import rebuild_articles
+from prosora_pipelines.lib.sources.catalog_snapshot import read_catalog_snapshot
 from prosora_pipelines.lib.table_store import NotMaterializedError
 from prosora_pipelines.settings import get_settings
 

@@ -1,4 +1,4 @@
-"""Checks on the articles table; the rules themselves are in ``lib.article_checks``."""
+"""Checks on the articles table; the rules themselves are in ``lib.articles.checks``."""
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -8,9 +8,9 @@ import polars as pl
 
 from prosora_pipelines.defs.articles.assets import articles
 from prosora_pipelines.defs.storage import ProsoraStorage
-from prosora_pipelines.lib import article_checks
-from prosora_pipelines.lib.article_checks import CheckOutcome
-from prosora_pipelines.lib.article_store import ARTICLES_TABLE
+from prosora_pipelines.lib.articles import checks as article_checks
+from prosora_pipelines.lib.articles.checks import CheckOutcome
+from prosora_pipelines.lib.articles.store import ARTICLES_TABLE
 from prosora_pipelines.settings import get_settings
 
 MAXIMUM_DUPLICATE_RATE = 0.5

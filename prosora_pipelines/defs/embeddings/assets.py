@@ -6,8 +6,8 @@ from prosora_pipelines.defs.articles.assets import articles
 from prosora_pipelines.defs.embeddings.resources import EmbeddingModelResource, article_index_at
 from prosora_pipelines.defs.metadata_tables import OWNERS, arrow_table_metadata
 from prosora_pipelines.defs.storage import ProsoraStorage
-from prosora_pipelines.lib.embedding import Embedder
-from prosora_pipelines.lib.index_store import refresh_article_index
+from prosora_pipelines.lib.index.embedding import Embedder
+from prosora_pipelines.lib.index.store import refresh_article_index
 from prosora_pipelines.lib.table_store import NotMaterializedError
 
 

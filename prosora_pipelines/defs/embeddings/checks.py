@@ -1,4 +1,4 @@
-"""Checks on the article index; the rules themselves are in ``lib.index_checks``."""
+"""Checks on the article index; the rules themselves are in ``lib.index.checks``."""
 
 from collections.abc import Callable
 from typing import Any
@@ -9,10 +9,10 @@ import polars as pl
 from prosora_pipelines.defs.embeddings.assets import article_index
 from prosora_pipelines.defs.embeddings.resources import article_index_at
 from prosora_pipelines.defs.storage import ProsoraStorage
-from prosora_pipelines.lib import index_checks
-from prosora_pipelines.lib.article_checks import CheckOutcome
-from prosora_pipelines.lib.article_store import ARTICLES_TABLE
-from prosora_pipelines.lib.vector_store import IndexManifest, read_manifest
+from prosora_pipelines.lib.articles.checks import CheckOutcome
+from prosora_pipelines.lib.articles.store import ARTICLES_TABLE
+from prosora_pipelines.lib.index import checks as index_checks
+from prosora_pipelines.lib.index.vector_store import IndexManifest, read_manifest
 
 
 def _run(

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import dagster as dg
 
-from prosora_pipelines.lib.embedding import Embedder, load_embedder
-from prosora_pipelines.lib.vector_store import ArticleIndex
+from prosora_pipelines.lib.index.embedding import Embedder, load_embedder
+from prosora_pipelines.lib.index.vector_store import ArticleIndex
 from prosora_pipelines.settings import get_settings
 
 

@@ -9,8 +9,11 @@ import polars as pl
 from prosora_pipelines.defs.metadata_tables import OWNERS, markdown_preview, table_metadata
 from prosora_pipelines.defs.sources.resources import FeedFetcherResource, SourceCatalogResource
 from prosora_pipelines.defs.storage import ProsoraStorage
-from prosora_pipelines.lib.catalog_snapshot import read_catalog_snapshot, store_catalog_snapshot
-from prosora_pipelines.lib.raw_entry_store import (
+from prosora_pipelines.lib.sources.catalog_snapshot import (
+    read_catalog_snapshot,
+    store_catalog_snapshot,
+)
+from prosora_pipelines.lib.sources.raw_entry_store import (
     FetchLimits,
     FetchPlan,
     FetchProgress,

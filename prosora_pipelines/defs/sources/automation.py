@@ -4,7 +4,7 @@ import dagster as dg
 
 from prosora_pipelines.defs.sources.assets import source_catalog
 from prosora_pipelines.defs.sources.resources import SourceCatalogResource
-from prosora_pipelines.lib.catalog import CatalogError
+from prosora_pipelines.lib.sources.catalog import CatalogError
 
 ingest_job = dg.define_asset_job(
     name="ingest",

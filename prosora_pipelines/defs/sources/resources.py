@@ -4,8 +4,8 @@ from pathlib import Path
 
 import dagster as dg
 
-from prosora_pipelines.lib.catalog import Catalog, catalog_fingerprint, load_catalog
-from prosora_pipelines.lib.fetching import Fetcher, FetchPolicy
+from prosora_pipelines.lib.sources.catalog import Catalog, catalog_fingerprint, load_catalog
+from prosora_pipelines.lib.sources.fetching import Fetcher, FetchPolicy
 from prosora_pipelines.settings import Settings, get_settings
 
 

@@ -11,10 +11,10 @@ from prosora_pipelines.defs.embeddings.resources import EmbeddingModelResource, 
 from prosora_pipelines.defs.metadata_tables import OWNERS, markdown_preview, table_metadata
 from prosora_pipelines.defs.sources.assets import source_catalog
 from prosora_pipelines.defs.storage import ProsoraStorage
-from prosora_pipelines.lib.catalog_snapshot import read_catalog_snapshot
+from prosora_pipelines.lib.sources.catalog_snapshot import read_catalog_snapshot
 from prosora_pipelines.lib.table_store import NotMaterializedError
-from prosora_pipelines.lib.trend_store import SeedModelMismatchError, refresh_trends
-from prosora_pipelines.lib.trends import TrendReport
+from prosora_pipelines.lib.trends.store import SeedModelMismatchError, refresh_trends
+from prosora_pipelines.lib.trends.topics import TrendReport
 
 _TOPIC_COLUMNS: dict[str, pl.DataType] = {
     "topic": pl.Int64(),

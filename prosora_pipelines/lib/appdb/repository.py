@@ -44,6 +44,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from prosora_pipelines.lib.access.emails import normalized_email
+from prosora_pipelines.lib.appdb.date_times import DATE_TIME_TEXT
 from prosora_pipelines.lib.appdb.models import (
     LearningPattern,
     PerformanceFeedback,
@@ -55,7 +56,6 @@ from prosora_pipelines.lib.appdb.models import (
     engagement_rate,
     utc_now,
 )
-from prosora_pipelines.lib.date_times import DATE_TIME_TEXT
 
 ContentFormat = Literal["linkedin_post", "x_thread", "blog_outline"]
 CONTENT_FORMATS: tuple[ContentFormat, ...] = get_args(ContentFormat)

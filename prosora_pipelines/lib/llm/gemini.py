@@ -18,7 +18,6 @@ import pydantic
 from google import genai
 from google.genai import errors, types
 
-from prosora_pipelines.lib.fetching import retry_after_seconds
 from prosora_pipelines.lib.llm.chat import (
     ChatCompletion,
     ChatRequest,
@@ -31,6 +30,7 @@ from prosora_pipelines.lib.llm.chat import (
     unreachable,
 )
 from prosora_pipelines.lib.llm.deadlines import http_client
+from prosora_pipelines.lib.sources.fetching import retry_after_seconds
 
 DEFAULT_MODEL = "gemini-2.5-flash"
 # Pinned so the request path does not move with the SDK's default or GOOGLE_GENAI_API_VERSION.

@@ -24,7 +24,6 @@ import openai
 from openai.types.chat import ChatCompletionMessageParam
 from openai.types.shared_params import ResponseFormatJSONSchema
 
-from prosora_pipelines.lib.fetching import retry_after_seconds
 from prosora_pipelines.lib.llm.chat import (
     ChatCompletion,
     ChatRequest,
@@ -37,6 +36,7 @@ from prosora_pipelines.lib.llm.chat import (
     unreachable,
 )
 from prosora_pipelines.lib.llm.deadlines import http_client
+from prosora_pipelines.lib.sources.fetching import retry_after_seconds
 
 if TYPE_CHECKING:
     import httpx2

@@ -32,7 +32,7 @@ import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
 from prosora_pipelines.lib.appdb.repository import ContentFormat
-from prosora_pipelines.lib.embedding import Embedder
+from prosora_pipelines.lib.index.embedding import Embedder
 from prosora_pipelines.lib.query.prototypes import (
     DOMAIN_PROTOTYPES,
     DOMAIN_TERMS,

@@ -30,6 +30,7 @@ import numpy.typing as npt
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.orm import Session, sessionmaker
 
+from prosora_pipelines.lib.appdb.date_times import DATE_TIME_TEXT
 from prosora_pipelines.lib.appdb.engine import reading
 from prosora_pipelines.lib.appdb.models import LearningPattern, User, utc_now
 from prosora_pipelines.lib.appdb.repository import (
@@ -44,8 +45,9 @@ from prosora_pipelines.lib.appdb.repository import (
     record_query,
     text_problem,
 )
-from prosora_pipelines.lib.date_times import DATE_TIME_TEXT
-from prosora_pipelines.lib.embedding import Embedder
+from prosora_pipelines.lib.index.embedding import Embedder
+from prosora_pipelines.lib.index.search import SearchFilters
+from prosora_pipelines.lib.index.vector_store import CurrentIndex, IndexUnavailableError
 from prosora_pipelines.lib.llm.chat import TokenUsage
 from prosora_pipelines.lib.query.analysis import QueryAnalysis, analyze_query
 from prosora_pipelines.lib.query.drafts import Draft
@@ -61,8 +63,6 @@ from prosora_pipelines.lib.query.responses import (
     VariantOut,
 )
 from prosora_pipelines.lib.query.voice import Voice
-from prosora_pipelines.lib.search import SearchFilters
-from prosora_pipelines.lib.vector_store import CurrentIndex, IndexUnavailableError
 
 logger = logging.getLogger(__name__)
 PHASES = ("analysis", "evidence", "voice", "drafting", "prediction", "persistence")

@@ -1,6 +1,6 @@
 """Phase 2, evidence: the articles a query's drafts may draw on, from the materialized index.
 
-The hybrid search (``lib.search``) does the retrieval; the analysis steers it:
+The hybrid search (``lib.index.search``) does the retrieval; the analysis steers it:
 
 - the evidence level sets how many articles and how credible (``EVIDENCE_PLANS``); a
   ``deep`` query asks for sources of credibility ``DEEP_MIN_CREDIBILITY`` or more, and falls
@@ -23,8 +23,8 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import field_serializer
 
+from prosora_pipelines.lib.index.search import ArticleHit, SearchFilters, diversify, search_articles
 from prosora_pipelines.lib.query.analysis import EvidenceLevel, QueryAnalysis
-from prosora_pipelines.lib.search import ArticleHit, SearchFilters, diversify, search_articles
 
 if TYPE_CHECKING:
     from lancedb.table import Table

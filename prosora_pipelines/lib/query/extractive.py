@@ -32,6 +32,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from prosora_pipelines.lib.appdb.repository import ContentFormat
+from prosora_pipelines.lib.index.search import recency_weight
 from prosora_pipelines.lib.query.drafts import (
     MAX_LINE_CHARACTERS,
     BlogOutlineContent,
@@ -51,7 +52,6 @@ from prosora_pipelines.lib.query.generation import DraftRequest, Generation
 from prosora_pipelines.lib.query.voice import Voice
 from prosora_pipelines.lib.query.words import content_words
 from prosora_pipelines.lib.query.words import words as words_of
-from prosora_pipelines.lib.search import recency_weight
 
 GENERATOR_NAME = "extractive"
 GENERATOR_VERSION = "extractive-1"

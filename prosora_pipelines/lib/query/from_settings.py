@@ -13,13 +13,13 @@ from prosora_pipelines.lib.appdb.engine import (
     make_session_factory,
 )
 from prosora_pipelines.lib.appdb.migrations import migrate
-from prosora_pipelines.lib.embedding import load_embedder
+from prosora_pipelines.lib.index.embedding import load_embedder
+from prosora_pipelines.lib.index.vector_store import CurrentIndex
 from prosora_pipelines.lib.query.engine import AnalysisRefiner, QueryEngine
 from prosora_pipelines.lib.query.extractive import ExtractiveGenerator
 from prosora_pipelines.lib.query.generation import Generator
 from prosora_pipelines.lib.query.llm_drafting import LLMAnalysisRefiner, LLMDraftGenerator
 from prosora_pipelines.lib.query.prediction import EngagementPrior
-from prosora_pipelines.lib.vector_store import CurrentIndex
 from prosora_pipelines.settings import Settings
 
 

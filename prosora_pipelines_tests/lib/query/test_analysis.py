@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from prosora_pipelines.lib.embedding import Embedder
+from prosora_pipelines.lib.index.embedding import Embedder
 from prosora_pipelines.lib.query.analysis import QueryAnalysis, analyze_query
 
 

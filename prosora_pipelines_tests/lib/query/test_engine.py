@@ -22,11 +22,11 @@ from prosora_pipelines.lib.appdb.repository import (
     get_or_create_user,
     upsert_voice_profile,
 )
-from prosora_pipelines.lib.embedding import Embedder
+from prosora_pipelines.lib.index.embedding import Embedder
+from prosora_pipelines.lib.index.vector_store import CurrentIndex
 from prosora_pipelines.lib.query.engine import PHASES, QueryEngine, QueryFailedError, QueryProgress
 from prosora_pipelines.lib.query.extractive import ExtractiveGenerator
 from prosora_pipelines.lib.query.prediction import EngagementPrior
-from prosora_pipelines.lib.vector_store import CurrentIndex
 
 QUERY = "AI regulation impact on fintech product strategy"
 

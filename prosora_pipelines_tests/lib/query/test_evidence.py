@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import numpy as np
 
+from prosora_pipelines.lib.index.search import ArticleHit
 from prosora_pipelines.lib.query.evidence import EVIDENCE_FIELDS, Evidence, evidence_json
-from prosora_pipelines.lib.search import ArticleHit
 
 
 def _hit(published_at: datetime | None) -> ArticleHit:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from prosora_pipelines.lib.appdb.repository import DEFAULT_VOICE_PROFILE, VoiceProfileInput
-from prosora_pipelines.lib.embedding import Embedder
+from prosora_pipelines.lib.index.embedding import Embedder
 from prosora_pipelines.lib.query.analysis import ALL_FORMATS, analyze_query
 from prosora_pipelines.lib.query.drafts import HOOK_TYPES, format_violations
 from prosora_pipelines.lib.query.evidence import gather_evidence

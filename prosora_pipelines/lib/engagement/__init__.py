@@ -1,0 +1,1 @@
+"""Engagement: feedback import and performance analytics over recorded engagement."""

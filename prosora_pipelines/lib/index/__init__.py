@@ -1,0 +1,2 @@
+"""The article index: chunking, embedding, the LanceDB vector store and its refresh,
+search and index checks."""

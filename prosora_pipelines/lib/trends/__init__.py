@@ -1,0 +1,1 @@
+"""Trends: topics of the recent window and the catalog's megatrends, and their tables."""
