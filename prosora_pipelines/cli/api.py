@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
+from prosora_pipelines.cli.terminal import fail
 from prosora_pipelines.settings import env_name, get_settings
-from prosora_pipelines.terminal import fail
 
 token_app = typer.Typer(help="API tokens for development.", no_args_is_help=True)
 

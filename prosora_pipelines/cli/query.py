@@ -13,8 +13,8 @@ import typer
 from rich.panel import Panel
 from rich.table import Table
 
+from prosora_pipelines.cli.terminal import console, fail
 from prosora_pipelines.settings import get_settings
-from prosora_pipelines.terminal import console, fail
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
