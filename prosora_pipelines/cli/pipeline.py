@@ -10,6 +10,7 @@ from rich.table import Table
 
 from prosora_pipelines.cli.query import run_query
 from prosora_pipelines.cli.terminal import console
+from prosora_pipelines.lib.table_names import ARTICLES_TABLE, MEGATRENDS_TABLE
 from prosora_pipelines.lib.table_store import TableStore
 from prosora_pipelines.settings import get_settings
 
@@ -105,7 +106,7 @@ def demo() -> None:
     console.print(f"catalog: {settings.catalog}\ndata:    {settings.home}")
     if not run_ingest(force=True, only_sources=[]):
         raise typer.Exit(1)
-    articles = TableStore(settings.home).read_table("articles")
+    articles = TableStore(settings.home).read_table(ARTICLES_TABLE)
     if articles is None:
         raise typer.Exit(1)
     import polars as pl
@@ -128,7 +129,7 @@ def demo() -> None:
 
 
 def _print_trends(tables: TableStore) -> None:
-    megatrends = tables.read_table("megatrends")
+    megatrends = tables.read_table(MEGATRENDS_TABLE)
     if megatrends is None or megatrends.is_empty():
         return
     table = Table(title="Megatrends: share of articles, recent window vs the one before")

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from prosora_pipelines.cli.terminal import console, fail, print_json
 from prosora_pipelines.lib.sources.catalog import CatalogError, Source, load_catalog
+from prosora_pipelines.lib.table_names import SOURCE_HEALTH_TABLE
 from prosora_pipelines.lib.table_store import TableStore
 from prosora_pipelines.settings import get_settings
 
@@ -29,7 +30,7 @@ def sources_list(
         loaded = load_catalog(catalog or settings.catalog)
     except CatalogError as exc:
         raise fail(str(exc)) from None
-    health = TableStore(settings.home).read_table("source_health")
+    health = TableStore(settings.home).read_table(SOURCE_HEALTH_TABLE)
     by_id = (
         {row["source_id"]: row for row in health.iter_rows(named=True)}
         if health is not None

@@ -11,6 +11,11 @@ from prosora_pipelines.api.errors import UNAVAILABLE_RESPONSES, ApiError
 from prosora_pipelines.api.routes import API_PREFIX
 from prosora_pipelines.api.security import Context, CurrentCaller
 from prosora_pipelines.lib.sources.catalog import CatalogError, load_catalog
+from prosora_pipelines.lib.table_names import (
+    MEGATRENDS_TABLE,
+    SOURCE_HEALTH_TABLE,
+    TREND_TOPICS_TABLE,
+)
 
 router = APIRouter(prefix=API_PREFIX, tags=["catalog"], responses=UNAVAILABLE_RESPONSES)
 
@@ -70,7 +75,7 @@ def sources(context: Context, _caller: CurrentCaller) -> list[SourceOut]:
         catalog = load_catalog(context.settings.catalog)
     except CatalogError as error:
         raise ApiError(503, f"the source catalog is invalid: {error}") from None
-    health = context.tables.read_table("source_health")
+    health = context.tables.read_table(SOURCE_HEALTH_TABLE)
     by_id = {row["source_id"]: row for row in health.to_dicts()} if health is not None else {}
     return [
         SourceOut(
@@ -100,8 +105,8 @@ def sources(context: Context, _caller: CurrentCaller) -> list[SourceOut]:
 
 @router.get("/trends", response_model=TrendsOut, summary="Trending topics and megatrends")
 def trends(context: Context, _caller: CurrentCaller) -> TrendsOut:
-    topics = context.tables.read_table("trend_topics")
-    megatrends = context.tables.read_table("megatrends")
+    topics = context.tables.read_table(TREND_TOPICS_TABLE)
+    megatrends = context.tables.read_table(MEGATRENDS_TABLE)
     if topics is None or megatrends is None:
         raise ApiError(503, "trends have not been materialized yet: materialize trends")
     topic_rows = topics.to_dicts()

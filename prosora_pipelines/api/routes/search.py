@@ -20,6 +20,7 @@ from prosora_pipelines.lib.index.search import (
     search_articles,
 )
 from prosora_pipelines.lib.index.vector_store import IndexUnavailableError
+from prosora_pipelines.lib.table_names import ARTICLES_TABLE
 
 router = APIRouter(prefix=API_PREFIX, tags=["articles"], responses=UNAVAILABLE_RESPONSES)
 MAX_K = 50
@@ -117,7 +118,7 @@ def search(
 def article(article_id: str, context: Context, _caller: CurrentCaller) -> Article:
     import polars as pl
 
-    frame = context.tables.read_table("articles")
+    frame = context.tables.read_table(ARTICLES_TABLE)
     rows: list[dict[str, Any]] = (
         frame.filter(pl.col("id") == article_id).to_dicts() if frame is not None else []
     )

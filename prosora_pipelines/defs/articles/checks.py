@@ -10,7 +10,7 @@ from prosora_pipelines.defs.articles.assets import articles
 from prosora_pipelines.defs.storage import ProsoraStorage
 from prosora_pipelines.lib.articles import checks as article_checks
 from prosora_pipelines.lib.articles.checks import CheckOutcome
-from prosora_pipelines.lib.articles.store import ARTICLES_TABLE
+from prosora_pipelines.lib.table_names import ARTICLES_TABLE
 from prosora_pipelines.settings import get_settings
 
 MAXIMUM_DUPLICATE_RATE = 0.5

@@ -10,9 +10,9 @@ from prosora_pipelines.defs.embeddings.assets import article_index
 from prosora_pipelines.defs.embeddings.resources import article_index_at
 from prosora_pipelines.defs.storage import ProsoraStorage
 from prosora_pipelines.lib.articles.checks import CheckOutcome
-from prosora_pipelines.lib.articles.store import ARTICLES_TABLE
 from prosora_pipelines.lib.index import checks as index_checks
 from prosora_pipelines.lib.index.vector_store import IndexManifest, read_manifest
+from prosora_pipelines.lib.table_names import ARTICLES_TABLE
 
 
 def _run(

@@ -5,7 +5,7 @@ import polars as pl
 
 from prosora_pipelines.defs.sources.assets import source_health
 from prosora_pipelines.defs.storage import ProsoraStorage
-from prosora_pipelines.lib.sources.raw_entry_store import SOURCE_HEALTH_TABLE
+from prosora_pipelines.lib.table_names import SOURCE_HEALTH_TABLE
 
 
 @dg.asset_check(asset=source_health)

@@ -18,10 +18,8 @@ from prosora_pipelines.lib.articles.building import BuiltArticles, articles_fram
 from prosora_pipelines.lib.articles.dedup import DedupReport, deduplicate
 from prosora_pipelines.lib.sources.catalog import Catalog
 from prosora_pipelines.lib.sources.raw_entries import raw_entries_from_frame
-from prosora_pipelines.lib.sources.raw_entry_store import RAW_ENTRIES_TABLE
+from prosora_pipelines.lib.table_names import ARTICLES_TABLE, RAW_ENTRIES_TABLE
 from prosora_pipelines.lib.table_store import NotMaterializedError, TableStore
-
-ARTICLES_TABLE = "articles"
 
 
 @dataclass(frozen=True)

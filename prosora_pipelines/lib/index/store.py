@@ -13,10 +13,10 @@ from typing import Any
 
 import polars as pl
 
-from prosora_pipelines.lib.articles.store import ARTICLES_TABLE
 from prosora_pipelines.lib.index.article_embedding import IndexingReport, index_articles
 from prosora_pipelines.lib.index.embedding import Embedder, EmbeddingModelInfo
 from prosora_pipelines.lib.index.vector_store import ArticleIndex, write_manifest
+from prosora_pipelines.lib.table_names import ARTICLES_TABLE
 from prosora_pipelines.lib.table_store import NotMaterializedError, TableStore
 
 

@@ -29,6 +29,7 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from prosora_pipelines.lib.index.embedding import EmbeddingModelInfo
+from prosora_pipelines.lib.table_names import MANIFEST_DOCUMENT
 from prosora_pipelines.lib.table_store import TableStore
 
 if TYPE_CHECKING:
@@ -40,7 +41,6 @@ if TYPE_CHECKING:
 # once, when lancedb is first imported, which every import of it here follows.
 os.environ.setdefault("LANCEDB_LOG", "error")
 
-MANIFEST_DOCUMENT = "article_index_manifest"
 VECTOR_INDEX_MIN_ROWS = 5_000
 ROWS_PER_PARTITION = 4_096
 DELETE_BATCH = 500

@@ -10,9 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from prosora_pipelines.lib.sources.catalog import Catalog, catalog_fingerprint
+from prosora_pipelines.lib.table_names import CATALOG_DOCUMENT
 from prosora_pipelines.lib.table_store import NotMaterializedError, TableStore
-
-CATALOG_DOCUMENT = "source_catalog"
 
 
 @dataclass(frozen=True)

@@ -30,12 +30,13 @@ from prosora_pipelines.lib.sources.ingestion import (
     sources_due,
 )
 from prosora_pipelines.lib.sources.raw_entries import raw_entries_frame, upsert_raw_entries
+from prosora_pipelines.lib.table_names import (
+    FETCH_LOG,
+    RAW_ENTRIES_TABLE,
+    SOURCE_HEALTH_TABLE,
+    VALIDATORS_DOCUMENT,
+)
 from prosora_pipelines.lib.table_store import TableStore
-
-RAW_ENTRIES_TABLE = "raw_entries"
-FETCH_LOG = "fetch_log"
-VALIDATORS_DOCUMENT = "http_validators"
-SOURCE_HEALTH_TABLE = "source_health"
 
 
 class UnknownSourcesError(ValueError):

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import polars as pl
 
-from prosora_pipelines.lib.articles.store import ARTICLES_TABLE
 from prosora_pipelines.lib.index.embedding import Embedder
 from prosora_pipelines.lib.index.vector_store import ArticleIndex, IndexManifest, read_manifest
 from prosora_pipelines.lib.sources.catalog import Megatrend
+from prosora_pipelines.lib.table_names import ARTICLES_TABLE, MEGATRENDS_TABLE, TREND_TOPICS_TABLE
 from prosora_pipelines.lib.table_store import NotMaterializedError, TableStore
 from prosora_pipelines.lib.trends.topics import (
     TrendReport,
@@ -28,9 +28,6 @@ from prosora_pipelines.lib.trends.topics import (
     topics_frame,
     window_end,
 )
-
-TREND_TOPICS_TABLE = "trend_topics"
-MEGATRENDS_TABLE = "megatrends"
 
 
 class SeedModelMismatchError(ValueError):

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from prosora_pipelines.lib.articles.published_dates import DateStatus
-from prosora_pipelines.lib.articles.store import ARTICLES_TABLE, rebuild_articles
+from prosora_pipelines.lib.articles.store import rebuild_articles
 from prosora_pipelines.lib.sources.catalog import Catalog, Source
 from prosora_pipelines.lib.sources.raw_entries import RawEntry, raw_entries_frame
-from prosora_pipelines.lib.sources.raw_entry_store import RAW_ENTRIES_TABLE
+from prosora_pipelines.lib.table_names import ARTICLES_TABLE, RAW_ENTRIES_TABLE
 from prosora_pipelines.lib.table_store import NotMaterializedError, TableStore
 
 FETCHED = datetime(2026, 11, 1, tzinfo=UTC)

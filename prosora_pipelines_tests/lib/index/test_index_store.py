@@ -9,10 +9,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from prosora_pipelines.lib.articles.store import ARTICLES_TABLE
 from prosora_pipelines.lib.index.embedding import Embedder
 from prosora_pipelines.lib.index.store import refresh_article_index
 from prosora_pipelines.lib.index.vector_store import ArticleIndex, read_manifest
+from prosora_pipelines.lib.table_names import ARTICLES_TABLE
 from prosora_pipelines.lib.table_store import NotMaterializedError, TableStore
 
 

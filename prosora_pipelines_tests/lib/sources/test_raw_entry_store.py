@@ -14,16 +14,18 @@ import pytest
 from prosora_pipelines.lib.sources.catalog import Catalog, Source
 from prosora_pipelines.lib.sources.fetching import Fetcher, FetchPolicy
 from prosora_pipelines.lib.sources.raw_entry_store import (
-    FETCH_LOG,
-    RAW_ENTRIES_TABLE,
-    SOURCE_HEALTH_TABLE,
-    VALIDATORS_DOCUMENT,
     FetchLimits,
     FetchPlan,
     FetchProgress,
     UnknownSourcesError,
     refresh_raw_entries,
     store_source_health,
+)
+from prosora_pipelines.lib.table_names import (
+    FETCH_LOG,
+    RAW_ENTRIES_TABLE,
+    SOURCE_HEALTH_TABLE,
+    VALIDATORS_DOCUMENT,
 )
 from prosora_pipelines.lib.table_store import TableStore
 from prosora_pipelines_tests.support.feed_server import FeedServer, Route

@@ -11,17 +11,12 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from prosora_pipelines.lib.articles.store import ARTICLES_TABLE
 from prosora_pipelines.lib.index.embedding import Embedder
 from prosora_pipelines.lib.index.vector_store import ArticleIndex, read_manifest, write_manifest
 from prosora_pipelines.lib.sources.catalog import Megatrend
+from prosora_pipelines.lib.table_names import ARTICLES_TABLE, MEGATRENDS_TABLE, TREND_TOPICS_TABLE
 from prosora_pipelines.lib.table_store import NotMaterializedError, TableStore
-from prosora_pipelines.lib.trends.store import (
-    MEGATRENDS_TABLE,
-    TREND_TOPICS_TABLE,
-    SeedModelMismatchError,
-    refresh_trends,
-)
+from prosora_pipelines.lib.trends.store import SeedModelMismatchError, refresh_trends
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 KEYWORDS_ONLY = (Megatrend(name="AI regulation", keywords=("AI Act",)),)
