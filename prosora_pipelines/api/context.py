@@ -117,8 +117,9 @@ class ApiContext:
             # every full collection walked them all, pausing each request in the process for
             # 100-350 ms. Frozen, they are left out of collections from now on.
             gc.freeze()
-        except IndexUnavailableError as error:  # requests answer 503 until there is one
-            log.warning("query engine not built at start: %s", error)
+        except IndexUnavailableError as error:
+            # Expected on a fresh home, before the first ingest: not a fault to warn about.
+            log.info("no article index yet, queries and search answer 503 until one: %s", error)
         except Exception:  # requests retry the build and answer with its error
             log.exception("query engine could not be built at start")
         finally:
