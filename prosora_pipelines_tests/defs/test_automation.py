@@ -1,8 +1,9 @@
-"""Why: the README promises that ``source_health`` and ``articles`` follow ``raw_entries``
-when it is materialized on its own (the UI's "Materialize" on one asset). That needs an
-automation sensor that is on without anyone switching it on, and conditions that request
-exactly the stale assets. This evaluates the sensor's target on a real SQLite instance
-configured by the bundled ``dagster.yaml``, runs what it requests, and checks the result."""
+"""Why: docs/pipeline.md promises that ``source_health`` and ``articles`` follow
+``raw_entries`` when it is materialized on its own (the UI's "Materialize" on one asset).
+That needs an automation sensor that is on without anyone switching it on, and conditions
+that request exactly the stale assets. This evaluates the sensor's target on a real SQLite
+instance configured by the bundled ``dagster.yaml``, runs what it requests, and checks the
+result."""
 
 from __future__ import annotations
 
