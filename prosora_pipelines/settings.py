@@ -2,7 +2,7 @@
 
 Values come from environment variables prefixed ``PROSORA_`` only (no ``.env`` file, so the
 webserver, the daemon and the command line agree whatever their working directory). The
-README lists each one, and a test keeps the two in step.
+docs/settings.md lists each one, and a test keeps the two in step.
 """
 
 from __future__ import annotations
