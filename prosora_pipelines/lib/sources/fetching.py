@@ -19,7 +19,7 @@ import random
 import ssl
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -408,8 +408,3 @@ class Fetcher:
                 )
             chunks.append(chunk)
         return b"".join(chunks)
-
-
-def without_body(result: FetchResult) -> FetchResult:
-    """The same record without its body, for logs and tables."""
-    return replace(result, body=None)
