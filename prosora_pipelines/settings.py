@@ -17,6 +17,8 @@ import platformdirs
 from pydantic import AliasChoices, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
+from prosora_pipelines.lib.sources.fetching import FetchPolicy
+
 PACKAGE_DIR = Path(__file__).resolve().parent
 BUNDLED_CATALOGS_DIR = PACKAGE_DIR / "catalogs"
 SAMPLE_CATALOG = BUNDLED_CATALOGS_DIR / "sample.yaml"
@@ -25,6 +27,9 @@ DAGSTER_INSTANCE_CONFIG = PACKAGE_DIR / "dagster.yaml"
 
 DEFAULT_EARLIEST_PLAUSIBLE_DATE = date(1990, 1, 1)
 """Published dates before this day are implausible unless a deployment says otherwise."""
+
+FETCH_DEFAULTS = FetchPolicy()
+"""The fetch limits' defaults live on :class:`FetchPolicy`; the settings only expose them."""
 
 
 class Settings(BaseSettings):
@@ -40,35 +45,53 @@ class Settings(BaseSettings):
         default=SAMPLE_CATALOG,
         description="Source catalog YAML; defaults to the bundled offline sample.",
     )
-    fetch_concurrency: int = Field(32, ge=1, le=512, description="Requests in flight at once.")
-    fetch_per_host_concurrency: int = Field(
-        4, ge=1, le=64, description="Requests in flight to one host at once."
+    fetch_concurrency: int = Field(
+        FETCH_DEFAULTS.concurrency, ge=1, le=512, description="Requests in flight at once."
     )
-    fetch_connect_timeout: float = Field(5.0, gt=0, description="Seconds to open a connection.")
-    fetch_read_timeout: float = Field(20.0, gt=0, description="Seconds to wait for each read.")
+    fetch_per_host_concurrency: int = Field(
+        FETCH_DEFAULTS.per_host_concurrency,
+        ge=1,
+        le=64,
+        description="Requests in flight to one host at once.",
+    )
+    fetch_connect_timeout: float = Field(
+        FETCH_DEFAULTS.connect_timeout, gt=0, description="Seconds to open a connection."
+    )
+    fetch_read_timeout: float = Field(
+        FETCH_DEFAULTS.read_timeout, gt=0, description="Seconds to wait for each read."
+    )
     fetch_source_deadline: float = Field(
-        30.0,
+        FETCH_DEFAULTS.source_deadline,
         gt=0,
         description="Seconds one source may take over all its attempts (a trickled body too).",
     )
     fetch_max_retries: int = Field(
-        2, ge=0, le=10, description="Retries after a timeout, 429 or 5xx answer."
+        FETCH_DEFAULTS.max_retries,
+        ge=0,
+        le=10,
+        description="Retries after a timeout, 429 or 5xx answer.",
     )
     fetch_backoff_seconds: float = Field(
-        0.5, ge=0, description="Base of the exponential backoff between retries (full jitter)."
+        FETCH_DEFAULTS.backoff_seconds,
+        ge=0,
+        description="Base of the exponential backoff between retries (full jitter).",
     )
     fetch_max_retry_after: float = Field(
-        30.0, ge=0, description="Longest Retry-After wait honoured; longer ones count as failure."
+        FETCH_DEFAULTS.max_retry_after,
+        ge=0,
+        description="Longest Retry-After wait honoured; longer ones count as failure.",
     )
     fetch_max_bytes: int = Field(
-        10 * 1024 * 1024, ge=1024, description="Largest response body read, in bytes."
+        FETCH_DEFAULTS.max_bytes, ge=1024, description="Largest response body read, in bytes."
     )
-    fetch_max_redirects: int = Field(5, ge=0, le=20, description="Redirects followed per request.")
+    fetch_max_redirects: int = Field(
+        FETCH_DEFAULTS.max_redirects, ge=0, le=20, description="Redirects followed per request."
+    )
     fetch_max_pages_per_web_source: int = Field(
         30, ge=1, description="Article pages followed from one web source's index page."
     )
     user_agent: str = Field(
-        "ProsoraPipelines/0.1 (+https://github.com/prosora/prosora-pipelines)",
+        FETCH_DEFAULTS.user_agent,
         description="User-Agent header sent with every request.",
     )
     near_duplicate_threshold: float = Field(
@@ -204,6 +227,22 @@ class Settings(BaseSettings):
             "the API believes; empty believes none, so per-IP limits count the connecting peer."
         ),
     )
+
+    def fetch_policy(self) -> FetchPolicy:
+        """The fetch limits these settings ask for: the one place settings become a policy."""
+        return FetchPolicy(
+            concurrency=self.fetch_concurrency,
+            per_host_concurrency=self.fetch_per_host_concurrency,
+            connect_timeout=self.fetch_connect_timeout,
+            read_timeout=self.fetch_read_timeout,
+            source_deadline=self.fetch_source_deadline,
+            max_retries=self.fetch_max_retries,
+            backoff_seconds=self.fetch_backoff_seconds,
+            max_retry_after=self.fetch_max_retry_after,
+            max_bytes=self.fetch_max_bytes,
+            max_redirects=self.fetch_max_redirects,
+            user_agent=self.user_agent,
+        )
 
 
 def env_name(field: str) -> str:

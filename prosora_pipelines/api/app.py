@@ -43,9 +43,10 @@ from prosora_pipelines.settings import Settings, env_name, get_settings
 
 logger = logging.getLogger(__name__)
 # How long a thread may hold Python's interpreter lock while another waits for it (5 ms by
-# default). A search comes back from native code (LanceDB, ONNX Runtime) about ten times and
-# waits out this interval each time another request's thread is running Python: beside a
-# busy thread a hybrid search took 203 ms at 5 ms, 48 at 1 ms and 18 at 0.2 ms (5 ms alone).
+# default). A search comes back from native code (LanceDB, ONNX Runtime) several times and
+# waits out this interval each time another request's thread is running Python, so beside a
+# busy thread the default multiplies a search's latency (benchmarks/api_load.py measures
+# search latency under that load).
 SWITCH_INTERVAL_SECONDS = 0.0005
 
 

@@ -114,8 +114,8 @@ class ApiContext:
         try:
             self.query_engine()
             # The model and the libraries are hundreds of thousands of long-lived objects:
-            # every full collection walked them all, pausing each request in the process for
-            # 100-350 ms. Frozen, they are left out of collections from now on.
+            # every full collection walked them all, pausing each request in the process.
+            # Frozen, they are left out of collections from now on.
             gc.freeze()
         except IndexUnavailableError as error:
             # Expected on a fresh home, before the first ingest: not a fault to warn about.

@@ -16,6 +16,7 @@ import yaml
 
 from prosora_pipelines.defs.articles import assets as article_assets
 from prosora_pipelines.defs.articles import checks as article_checks
+from prosora_pipelines.defs.articles.resources import ArticleRulesResource
 from prosora_pipelines.defs.sources import assets as source_assets
 from prosora_pipelines.defs.sources import checks as source_checks
 from prosora_pipelines.defs.sources.resources import FeedFetcherResource, SourceCatalogResource
@@ -90,6 +91,7 @@ def _resources(catalog: Path, home: Path) -> dict[str, Any]:
     return {
         "catalog": SourceCatalogResource(path=str(catalog)),
         "fetcher": FeedFetcherResource.from_settings(settings),
+        "article_rules": ArticleRulesResource.from_settings(settings),
         "storage": ProsoraStorage(home=str(home)),
     }
 

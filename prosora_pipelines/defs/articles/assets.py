@@ -3,13 +3,13 @@
 import dagster as dg
 import polars as pl
 
+from prosora_pipelines.defs.articles.resources import ArticleRulesResource
 from prosora_pipelines.defs.metadata_tables import OWNERS, markdown_preview, table_metadata
 from prosora_pipelines.defs.sources.assets import raw_entries, source_catalog
 from prosora_pipelines.defs.storage import ProsoraStorage
 from prosora_pipelines.lib.articles.store import rebuild_articles
 from prosora_pipelines.lib.sources.catalog_snapshot import read_catalog_snapshot
 from prosora_pipelines.lib.table_store import NotMaterializedError
-from prosora_pipelines.settings import get_settings
 
 
 @dg.asset(
@@ -21,7 +21,9 @@ from prosora_pipelines.settings import get_settings
     automation_condition=dg.AutomationCondition.eager(),
 )
 def articles(
-    context: dg.AssetExecutionContext, storage: ProsoraStorage
+    context: dg.AssetExecutionContext,
+    storage: ProsoraStorage,
+    article_rules: dg.ResourceParam[ArticleRulesResource],
 ) -> dg.MaterializeResult[None]:
     """Clean, canonical articles: one per story, each knowing who else covered it.
 
@@ -29,13 +31,12 @@ def articles(
     fetched: re-running it changes nothing, and a crash leaves the previous table in place.
     Exact duplicates collapse into one row; near-duplicates point at their canonical copy.
     """
-    settings = get_settings()
     try:
         rebuild = rebuild_articles(
             storage.tables,
             read_catalog_snapshot(storage.tables),
-            earliest_published=settings.earliest_plausible_date,
-            near_duplicate_threshold=settings.near_duplicate_threshold,
+            earliest_published=article_rules.earliest_plausible_date,
+            near_duplicate_threshold=article_rules.near_duplicate_threshold,
         )
     except NotMaterializedError as exc:
         raise dg.Failure(str(exc)) from exc

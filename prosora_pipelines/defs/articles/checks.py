@@ -1,17 +1,17 @@
 """Checks on the articles table; the rules themselves are in ``lib.articles.checks``."""
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import dagster as dg
 import polars as pl
 
 from prosora_pipelines.defs.articles.assets import articles
+from prosora_pipelines.defs.articles.resources import ArticleRulesResource
 from prosora_pipelines.defs.storage import ProsoraStorage
 from prosora_pipelines.lib.articles import checks as article_checks
 from prosora_pipelines.lib.articles.checks import CheckOutcome
 from prosora_pipelines.lib.table_names import ARTICLES_TABLE
-from prosora_pipelines.settings import get_settings
 
 MAXIMUM_DUPLICATE_RATE = 0.5
 
@@ -48,9 +48,11 @@ def article_required_fields(storage: ProsoraStorage) -> dg.AssetCheckResult:
 
 
 @dg.asset_check(asset=articles)
-def article_dates_sane(storage: ProsoraStorage) -> dg.AssetCheckResult:
+def article_dates_sane(
+    storage: ProsoraStorage, article_rules: dg.ResourceParam[ArticleRulesResource]
+) -> dg.AssetCheckResult:
     """No published date lies in the future beyond the allowed clock skew."""
-    skew = timedelta(minutes=get_settings().future_date_skew_minutes)
+    skew = article_rules.allowed_skew
     now = datetime.now(UTC)
     return _run(storage, lambda frame: article_checks.dates_sane(frame, now=now, allowed_skew=skew))
 

@@ -1,7 +1,7 @@
 """Assets of the sources domain. Thin: the work is in ``prosora_pipelines.lib``."""
 
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import dagster as dg
 import polars as pl
@@ -14,7 +14,6 @@ from prosora_pipelines.lib.sources.catalog_snapshot import (
     store_catalog_snapshot,
 )
 from prosora_pipelines.lib.sources.raw_entry_store import (
-    FetchLimits,
     FetchPlan,
     FetchProgress,
     UnknownSourcesError,
@@ -22,7 +21,6 @@ from prosora_pipelines.lib.sources.raw_entry_store import (
     store_source_health,
 )
 from prosora_pipelines.lib.table_store import NotMaterializedError
-from prosora_pipelines.settings import get_settings
 
 
 @dg.asset(group_name="sources", kinds={"yaml", "json"}, owners=OWNERS, code_version="1")
@@ -87,7 +85,7 @@ class RawEntriesConfig(dg.Config):
 def raw_entries(
     context: dg.AssetExecutionContext,
     config: RawEntriesConfig,
-    fetcher: FeedFetcherResource,
+    fetcher: dg.ResourceParam[FeedFetcherResource],
     storage: ProsoraStorage,
 ) -> dg.MaterializeResult[None]:
     """Every entry the sources have published, as fetched, keyed by source and entry.
@@ -117,11 +115,7 @@ def raw_entries(
             storage.tables,
             read_catalog_snapshot(storage.tables),
             fetcher=fetcher.fetcher(),
-            limits=FetchLimits(
-                allowed_skew=timedelta(minutes=fetcher.future_date_skew_minutes),
-                max_pages_per_web_source=fetcher.max_pages_per_web_source,
-                log_retention=timedelta(days=get_settings().fetch_log_retention_days),
-            ),
+            limits=fetcher.limits,
             run_id=context.run.run_id,
             now=datetime.now(UTC),
             force=config.force,

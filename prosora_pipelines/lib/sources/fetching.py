@@ -19,7 +19,7 @@ import random
 import ssl
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -35,7 +35,9 @@ RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 @dataclass(frozen=True)
 class FetchPolicy:
-    """Limits for one batch of fetches; defaults are those of :class:`Settings`."""
+    """Limits for one batch of fetches. The one home of the fetch defaults: the
+    ``PROSORA_FETCH_*`` settings take theirs from here and build a policy with
+    :meth:`Settings.fetch_policy`."""
 
     concurrency: int = 32
     per_host_concurrency: int = 4
@@ -48,7 +50,7 @@ class FetchPolicy:
     max_retry_after: float = 30.0
     max_bytes: int = 10 * 1024 * 1024
     max_redirects: int = 5
-    user_agent: str = "ProsoraPipelines/0.1"
+    user_agent: str = "ProsoraPipelines/0.1 (+https://github.com/prosora/prosora-pipelines)"
 
 
 @dataclass(frozen=True)
@@ -406,8 +408,3 @@ class Fetcher:
                 )
             chunks.append(chunk)
         return b"".join(chunks)
-
-
-def without_body(result: FetchResult) -> FetchResult:
-    """The same record without its body, for logs and tables."""
-    return replace(result, body=None)
