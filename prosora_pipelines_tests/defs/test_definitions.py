@@ -222,17 +222,17 @@ def test_loading_definitions_does_not_import_ml_libraries(tmp_path: Path) -> Non
     assert imported == [], f"loading the definitions imported {imported}"
 
 
-def test_dg_check_defs_passes() -> None:
+def _run_dg(*arguments: str) -> None:
+    """``dg`` from this venv, as if activated, on an instance with the bundled config."""
     dagster_home = Path(os.environ["DAGSTER_HOME"])
     (dagster_home / "dagster.yaml").write_text(
         DAGSTER_INSTANCE_CONFIG.read_text(encoding="utf-8"), encoding="utf-8"
     )
     env = os.environ.copy()
-    # The venv of the running interpreter is the active one, as if activated.
     env["VIRTUAL_ENV"] = sys.prefix
     env["PATH"] = os.pathsep.join([str(SCRIPTS_DIR), env.get("PATH", "")])
     result = subprocess.run(
-        [str(SCRIPTS_DIR / "dg"), "check", "defs"],
+        [str(SCRIPTS_DIR / "dg"), *arguments],
         cwd=REPO_ROOT,
         env=env,
         capture_output=True,
@@ -241,6 +241,10 @@ def test_dg_check_defs_passes() -> None:
         check=False,
     )
     assert result.returncode == 0, f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+
+
+def test_dg_check_defs_passes() -> None:
+    _run_dg("check", "defs")
 
 
 @pytest.fixture
@@ -351,23 +355,7 @@ def test_every_job_of_the_code_location_runs_in_process(definitions: dg.Definiti
 
 def test_an_asset_launched_from_the_command_line_runs_in_process() -> None:
     """``dg launch`` (and the UI) build a run of the implicit asset job, not of ``ingest``."""
-    dagster_home = Path(os.environ["DAGSTER_HOME"])
-    (dagster_home / "dagster.yaml").write_text(
-        DAGSTER_INSTANCE_CONFIG.read_text(encoding="utf-8"), encoding="utf-8"
-    )
-    env = os.environ.copy()
-    env["VIRTUAL_ENV"] = sys.prefix
-    env["PATH"] = os.pathsep.join([str(SCRIPTS_DIR), env.get("PATH", "")])
-    result = subprocess.run(
-        [str(SCRIPTS_DIR / "dg"), "launch", "--assets", "source_catalog"],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert result.returncode == 0, f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+    _run_dg("launch", "--assets", "source_catalog")
     with dg.DagsterInstance.get() as instance:
         (run,) = instance.get_runs()
         engine_events = [
