@@ -11,13 +11,19 @@ import re
 from datetime import date
 from functools import cache
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import platformdirs
 from pydantic import AliasChoices, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from prosora_pipelines.lib.sources.fetching import FetchPolicy
+
+if TYPE_CHECKING:
+    # Imported where used: the database and LLM layers cost a cold command a third of a
+    # second, and most commands read the settings without opening either.
+    from prosora_pipelines.lib.appdb.engine import DatabaseTimeouts
+    from prosora_pipelines.lib.llm.providers import ChatClientConfig
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 BUNDLED_CATALOGS_DIR = PACKAGE_DIR / "catalogs"
@@ -242,6 +248,40 @@ class Settings(BaseSettings):
             max_bytes=self.fetch_max_bytes,
             max_redirects=self.fetch_max_redirects,
             user_agent=self.user_agent,
+        )
+
+    def app_database_url(self) -> str:
+        """``PROSORA_DATABASE_URL`` when set, else the SQLite file under the home folder."""
+        from prosora_pipelines.lib.appdb.engine import SQLITE_FILE_NAME
+
+        return self.database_url or f"sqlite:///{self.home / SQLITE_FILE_NAME}"
+
+    def database_timeouts(self) -> DatabaseTimeouts:
+        """The app database's connect, statement and pool timeouts."""
+        from prosora_pipelines.lib.appdb.engine import DatabaseTimeouts
+
+        return DatabaseTimeouts(
+            connect_seconds=self.database_connect_timeout,
+            statement_seconds=self.database_statement_timeout,
+            pool_seconds=self.database_pool_timeout,
+        )
+
+    def chat_client_config(self) -> ChatClientConfig:
+        """The LLM provider, its credentials and the resilience limits around it."""
+        from prosora_pipelines.lib.llm.providers import ChatClientConfig
+
+        return ChatClientConfig(
+            generator=self.generator,
+            api_key=self.llm_api_key.get_secret_value() if self.llm_api_key else None,
+            model=self.llm_model,
+            base_url=self.llm_base_url,
+            timeout=self.llm_timeout,
+            max_retries=self.llm_max_retries,
+            deadline_seconds=self.llm_deadline_seconds,
+            breaker_failures=self.llm_breaker_failures,
+            breaker_reset_seconds=self.llm_breaker_reset_seconds,
+            max_concurrency=self.llm_max_concurrency,
+            slot_wait_seconds=self.llm_slot_wait_seconds,
         )
 
 

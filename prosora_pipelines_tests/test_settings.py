@@ -82,3 +82,25 @@ def test_no_library_function_or_asset_body_reads_the_settings(layer: str) -> Non
         hit for path in sorted((PACKAGE / layer).rglob("*.py")) for hit in _calls_get_settings(path)
     ]
     assert calls == []
+
+
+def _imported_settings_names(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return [
+        f"{path.relative_to(PACKAGE)}: {alias.name}"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module == "prosora_pipelines.settings"
+        for alias in node.names
+        if alias.name in ("Settings", "get_settings")
+    ]
+
+
+def test_the_library_never_takes_the_settings_object() -> None:
+    """The library gets typed values (a policy, a URL, a client config), never ``Settings``
+    itself: a function that takes all settings hides which ones it depends on."""
+    imports = [
+        hit
+        for path in sorted((PACKAGE / "lib").rglob("*.py"))
+        for hit in _imported_settings_names(path)
+    ]
+    assert imports == []

@@ -30,12 +30,7 @@ from prosora_pipelines.lib.access.rate_limits import (
     RedisRateLimiter,
 )
 from prosora_pipelines.lib.access.tokens import TokenConfig, TokenConfigError, TokenVerifier
-from prosora_pipelines.lib.appdb.engine import (
-    database_timeouts,
-    database_url_for,
-    make_engine,
-    make_session_factory,
-)
+from prosora_pipelines.lib.appdb.engine import make_engine, make_session_factory
 from prosora_pipelines.lib.appdb.migrations import migrate
 from prosora_pipelines.lib.query.engine import QueryEngine
 from prosora_pipelines.lib.table_store import TableStore
@@ -137,7 +132,7 @@ def rate_limiter(settings: Settings) -> RateLimiter:
 
 
 def _settings_engine(settings: Settings, context: ApiContext) -> QueryEngine:
-    from prosora_pipelines.lib.query.from_settings import engine_from_settings
+    from prosora_pipelines.query_engine_from_settings import engine_from_settings
 
     return engine_from_settings(settings, sessions=context.sessions)
 
@@ -151,9 +146,9 @@ def create_app(
     replaces how the query engine is made (tests pass one sharing a loaded model)."""
     settings = settings or get_settings()
     verifier = check_api_settings(settings)
-    url = database_url_for(settings)
+    url = settings.app_database_url()
     migrate(url)
-    database = make_engine(url, timeouts=database_timeouts(settings))
+    database = make_engine(url, timeouts=settings.database_timeouts())
     metrics = ApiMetrics()
     context = ApiContext(
         settings=settings,

@@ -32,18 +32,14 @@ UserOption = Annotated[
 @contextmanager
 def user_session(email: str | None) -> Iterator[tuple[Session, User]]:
     """A transaction on the app database (migrated first) and the user, created if new."""
-    from prosora_pipelines.lib.appdb.engine import (
-        database_url_for,
-        make_engine,
-        make_session_factory,
-    )
+    from prosora_pipelines.lib.appdb.engine import make_engine, make_session_factory
     from prosora_pipelines.lib.appdb.migrations import migrate
     from prosora_pipelines.lib.appdb.repository import AppDbError, get_or_create_user
 
     settings = get_settings()
-    url = database_url_for(settings)
+    url = settings.app_database_url()
     migrate(url)
-    engine = make_engine(url)
+    engine = make_engine(url, timeouts=settings.database_timeouts())
     email = email or settings.user_email
     try:
         with make_session_factory(engine).begin() as session:
@@ -102,7 +98,7 @@ def run_query(
     from prosora_pipelines.lib.appdb.repository import AppDbError
     from prosora_pipelines.lib.index.vector_store import IndexUnavailableError
     from prosora_pipelines.lib.query.engine import QueryFailedError
-    from prosora_pipelines.lib.query.from_settings import engine_from_settings
+    from prosora_pipelines.query_engine_from_settings import engine_from_settings
 
     with user_session(email) as (_, user):
         user_id = user.id

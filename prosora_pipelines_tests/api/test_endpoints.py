@@ -19,8 +19,8 @@ from fastapi.testclient import TestClient
 
 from prosora_pipelines.api.app import create_app
 from prosora_pipelines.lib.query.engine import QueryEngine
-from prosora_pipelines.lib.query.from_settings import engine_from_settings
 from prosora_pipelines.lib.sources.catalog import load_catalog
+from prosora_pipelines.query_engine_from_settings import engine_from_settings
 from prosora_pipelines.settings import SAMPLE_CATALOG, Settings
 from prosora_pipelines_tests.api.conftest import (
     API,

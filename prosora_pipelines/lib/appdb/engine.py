@@ -41,8 +41,6 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session, sessionmaker
 
-from prosora_pipelines.settings import Settings
-
 if TYPE_CHECKING:
     from psycopg.abc import PQGen
 
@@ -75,14 +73,6 @@ class DatabaseTimeouts:
     pool_seconds: float
 
 
-def database_timeouts(settings: Settings) -> DatabaseTimeouts:
-    return DatabaseTimeouts(
-        connect_seconds=settings.database_connect_timeout,
-        statement_seconds=settings.database_statement_timeout,
-        pool_seconds=settings.database_pool_timeout,
-    )
-
-
 def unavailability(error: BaseException) -> str | None:
     """Why ``error`` means the app database cannot serve right now (unreachable, too slow,
     no free connection, SQLite busy past its timeout), or None when it is another error,
@@ -104,13 +94,6 @@ def unavailability(error: BaseException) -> str | None:
     # what a statement says: unreachable, gone away, a statement cancelled at its timeout,
     # shutting down, out of connections or space, a transaction to retry.
     return described
-
-
-def database_url_for(settings: Settings) -> str:
-    """``DATABASE_URL`` when set, else the SQLite file under ``PROSORA_HOME``."""
-    if settings.database_url:
-        return settings.database_url
-    return f"sqlite:///{settings.home / SQLITE_FILE_NAME}"
 
 
 def normalize_url(url: str | URL) -> URL:

@@ -1,4 +1,4 @@
-"""Builds the chat client the settings ask for, wrapped in the resilience layer, so the
+"""Builds the chat client a configuration asks for, wrapped in the resilience layer, so the
 rest of the code base never names a provider. The extractive generator needs no client.
 
 Each provider's module, and so its SDK, is imported only when that provider is asked for:
@@ -7,35 +7,54 @@ the SDKs are slow to import, and a process should pay for the one SDK it uses on
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from prosora_pipelines.lib.llm.chat import ChatClient
 from prosora_pipelines.lib.llm.resilience import ResilientChatClient
-from prosora_pipelines.settings import Settings
 
 BACKOFF_SECONDS = 0.5
 MAX_RETRY_AFTER = 30.0
 
 
-def make_chat_client(settings: Settings) -> ResilientChatClient:
+@dataclass(frozen=True)
+class ChatClientConfig:
+    """Which provider to talk to and how patiently: the generator's name, its credentials
+    and server, and the limits of the resilience layer around it."""
+
+    generator: str
+    api_key: str | None
+    model: str | None
+    base_url: str | None
+    timeout: float
+    max_retries: int
+    deadline_seconds: float
+    breaker_failures: int
+    breaker_reset_seconds: float
+    max_concurrency: int
+    slot_wait_seconds: float
+
+
+def make_chat_client(config: ChatClientConfig) -> ResilientChatClient:
     """The configured provider's client, with retries, deadline, breaker and concurrency cap."""
     return ResilientChatClient(
-        _provider_client(settings),
-        max_retries=settings.llm_max_retries,
+        _provider_client(config),
+        max_retries=config.max_retries,
         backoff_seconds=BACKOFF_SECONDS,
         max_retry_after=MAX_RETRY_AFTER,
-        deadline_seconds=settings.llm_deadline_seconds,
-        breaker_failures=settings.llm_breaker_failures,
-        breaker_reset_seconds=settings.llm_breaker_reset_seconds,
-        max_concurrency=settings.llm_max_concurrency,
-        slot_wait_seconds=settings.llm_slot_wait_seconds,
+        deadline_seconds=config.deadline_seconds,
+        breaker_failures=config.breaker_failures,
+        breaker_reset_seconds=config.breaker_reset_seconds,
+        max_concurrency=config.max_concurrency,
+        slot_wait_seconds=config.slot_wait_seconds,
     )
 
 
-def _provider_client(settings: Settings) -> ChatClient:
-    api_key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
-    model = settings.llm_model
-    base_url = settings.llm_base_url
-    timeout = settings.llm_timeout
-    match settings.generator:
+def _provider_client(config: ChatClientConfig) -> ChatClient:
+    api_key = config.api_key
+    model = config.model
+    base_url = config.base_url
+    timeout = config.timeout
+    match config.generator:
         case "gemini":
             from prosora_pipelines.lib.llm import gemini
 
@@ -64,6 +83,6 @@ def _provider_client(settings: Settings) -> ChatClient:
             )
         case _:
             raise ValueError(
-                f"the {settings.generator!r} generator writes drafts without an LLM; "
+                f"the {config.generator!r} generator writes drafts without an LLM; "
                 "it needs no chat client"
             )

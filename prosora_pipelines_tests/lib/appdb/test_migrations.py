@@ -18,7 +18,6 @@ from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.orm import Session
 
 from prosora_pipelines.lib.appdb.engine import (
-    database_url_for,
     make_engine,
     make_session_factory,
     normalize_url,
@@ -227,8 +226,8 @@ def test_naive_datetimes_are_refused(session: Session) -> None:
 
 def test_database_url_defaults_to_sqlite_under_home(tmp_path: Path) -> None:
     settings = Settings(home=tmp_path, database_url=None)
-    assert database_url_for(settings) == f"sqlite:///{tmp_path / 'prosora.db'}"
-    assert database_url_for(Settings(database_url="postgresql://db/app")) == "postgresql://db/app"
+    assert settings.app_database_url() == f"sqlite:///{tmp_path / 'prosora.db'}"
+    assert Settings(database_url="postgresql://db/app").app_database_url() == "postgresql://db/app"
 
 
 @pytest.mark.parametrize(

@@ -331,7 +331,7 @@ def test_make_chat_client_applies_provider_defaults(
     client_type: type,
 ) -> None:
     settings_env.setenv("GEMINI_API_KEY", API_KEY)
-    client = make_chat_client(Settings(generator=generator))
+    client = make_chat_client(Settings(generator=generator).chat_client_config())
     assert isinstance(client.inner, client_type)
     assert client.name == name
     assert API_KEY not in repr(client) + str(client) + repr(client.inner) + str(client.inner)
@@ -340,8 +340,8 @@ def test_make_chat_client_applies_provider_defaults(
 def test_make_chat_client_defaults_point_at_the_usual_servers(
     settings_env: pytest.MonkeyPatch,
 ) -> None:
-    ollama = make_chat_client(Settings(generator="ollama")).inner
-    openai = make_chat_client(Settings(generator="openai")).inner
+    ollama = make_chat_client(Settings(generator="ollama").chat_client_config()).inner
+    openai = make_chat_client(Settings(generator="openai").chat_client_config()).inner
     assert isinstance(ollama, OllamaChatClient) and isinstance(openai, OpenAICompatibleChatClient)
     assert ollama.base_url == "http://127.0.0.1:11434"
     assert openai.base_url == "https://api.openai.com/v1"
@@ -352,14 +352,14 @@ def test_make_chat_client_without_gemini_key_names_the_variables(
     settings_env: pytest.MonkeyPatch,
 ) -> None:
     with pytest.raises(ValueError, match=r"PROSORA_LLM_API_KEY.*GEMINI_API_KEY.*GOOGLE_API_KEY"):
-        make_chat_client(Settings(generator="gemini"))
+        make_chat_client(Settings(generator="gemini").chat_client_config())
 
 
 def test_make_chat_client_refuses_the_extractive_generator(
     settings_env: pytest.MonkeyPatch,
 ) -> None:
     with pytest.raises(ValueError, match="needs no chat client"):
-        make_chat_client(Settings(generator="extractive"))
+        make_chat_client(Settings(generator="extractive").chat_client_config())
 
 
 def test_make_chat_client_is_wired_to_settings_end_to_end(
@@ -370,7 +370,7 @@ def test_make_chat_client_is_wired_to_settings_end_to_end(
         settings_env.setenv("PROSORA_LLM_MODEL", "local-model")
         settings_env.setenv("PROSORA_LLM_MAX_RETRIES", "0")
         settings_env.setenv("PROSORA_LLM_BREAKER_FAILURES", "1")
-        client = make_chat_client(Settings(generator="openai"))
+        client = make_chat_client(Settings(generator="openai").chat_client_config())
         with pytest.raises(RetryableProviderError):
             client.complete(REQUEST)
         with pytest.raises(ProviderError, match="circuit open"):

@@ -1,4 +1,7 @@
-"""The query engine as the settings describe it: the one place that wires the parts."""
+"""The query engine as the settings describe it: the one place that wires the parts.
+
+It lives at the package's edge, beside the settings, so the library itself never reads them.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from prosora_pipelines.lib.appdb.engine import (
-    database_timeouts,
-    database_url_for,
-    make_engine,
-    make_session_factory,
-)
+from prosora_pipelines.lib.appdb.engine import make_engine, make_session_factory
 from prosora_pipelines.lib.appdb.migrations import migrate
 from prosora_pipelines.lib.index.embedding import load_embedder
 from prosora_pipelines.lib.index.vector_store import CurrentIndex
@@ -31,7 +29,7 @@ def generator_from_settings(settings: Settings) -> tuple[Generator, AnalysisRefi
         return extractive, None
     from prosora_pipelines.lib.llm.providers import make_chat_client
 
-    client = make_chat_client(settings)
+    client = make_chat_client(settings.chat_client_config())
     refiner = LLMAnalysisRefiner(client) if settings.llm_refine_analysis else None
     return LLMDraftGenerator(client, fallback=extractive), refiner
 
@@ -42,9 +40,9 @@ def engine_from_settings(
     """A ready engine: model loaded, app database migrated (or ``sessions`` of one the
     caller already opened); ``IndexUnavailableError`` when there is no article index yet."""
     if sessions is None:
-        url = database_url_for(settings)
+        url = settings.app_database_url()
         migrate(url)
-        sessions = make_session_factory(make_engine(url, timeouts=database_timeouts(settings)))
+        sessions = make_session_factory(make_engine(url, timeouts=settings.database_timeouts()))
     generator, refiner = generator_from_settings(settings)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="open-index") as pool:
         # Importing LanceDB is mostly Python, loading the query encoder mostly native code
