@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import multiprocessing
 import re
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from multiprocessing.connection import Connection
 from pathlib import Path
 
 from prosora_pipelines.lib.sources.catalog import SourceKind
-from prosora_pipelines_tests.support.feed_server import FeedServer, Route
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_FEEDS = REPO_ROOT / "prosora_pipelines" / "catalogs" / "sample" / "feeds"
@@ -67,17 +68,45 @@ def plan_feeds(count: int, files: Sequence[Path] | None = None) -> list[PlannedF
     ]
 
 
+def _static_handler(
+    routes: dict[str, tuple[bytes, str]], latency: float
+) -> type[BaseHTTPRequestHandler]:
+    """A handler answering each planned path with its body after ``latency`` seconds."""
+
+    class StaticFeeds(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:
+            time.sleep(latency)
+            body, content_type = routes.get(self.path, (b"not found", "text/plain"))
+            self.send_response(200 if self.path in routes else 404)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            """Quiet: a benchmark prints its figures, not an access log."""
+
+    return StaticFeeds
+
+
 def _serve(plan: list[PlannedFeed], latency: float, lifetime: float, ports: Connection) -> None:
-    """Child process: one FeedServer per host; sends {host: port}, serves until terminated."""
+    """Child process: one threaded server per host; sends {host: port}, serves until
+    terminated."""
     bodies = {feed.file: feed.file.read_bytes() for feed in plan}
-    servers = {host: FeedServer(host=host, latency=latency) for host in HOSTS}
+    routes: dict[str, dict[str, tuple[bytes, str]]] = {host: {} for host in HOSTS}
     for feed in plan:
-        servers[feed.host].add(feed.path, Route(bodies[feed.file], content_type=feed.content_type))
-    with ExitStack() as stack:
-        for server in servers.values():
-            stack.enter_context(server)
-        ports.send({host: server.port for host, server in servers.items()})
-        time.sleep(lifetime)
+        routes[feed.host][feed.path] = (bodies[feed.file], feed.content_type)
+    servers = {
+        host: ThreadingHTTPServer((host, 0), _static_handler(routes[host], latency))
+        for host in HOSTS
+    }
+    for server in servers.values():
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    ports.send({host: server.server_address[1] for host, server in servers.items()})
+    time.sleep(lifetime)
 
 
 def _wait_until_serving(urls: Sequence[str], server: multiprocessing.process.BaseProcess) -> None:

@@ -3,13 +3,17 @@ and a time limit for the whole run."""
 
 from __future__ import annotations
 
+import os
 import signal
 import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import FrameType
 from typing import ParamSpec, TypeVar
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -58,3 +62,8 @@ def start_time_limit(seconds: int) -> None:
 
 def stop_time_limit() -> None:
     signal.alarm(0)
+
+
+def shared_dir() -> Path:
+    """The team's shared data: ``PROSORA_SHARED_DIR``, else ``../shared`` beside the checkout."""
+    return Path(os.environ.get("PROSORA_SHARED_DIR", REPO_ROOT.parent / "shared"))

@@ -39,7 +39,7 @@ import feedparser  # noqa: E402
 import feedparser_rs  # noqa: E402
 from dateutil.parser import isoparse  # noqa: E402
 
-from prosora_pipelines_tests.support.shared_data import shared_dir  # noqa: E402
+from benchmarks.measuring import shared_dir  # noqa: E402
 
 CORPORA = ("real", "tricky")
 FIELDS = ("title", "link", "id", "date")
