@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from prosora_pipelines.lib.appdb.engine import make_engine, make_session_factory
 from prosora_pipelines.lib.appdb.migrations import migrate
 from prosora_pipelines.lib.index.embedding import load_embedder
+from prosora_pipelines.lib.index.embedding_models import query_model
 from prosora_pipelines.lib.index.vector_store import CurrentIndex
 from prosora_pipelines.lib.query.engine import AnalysisRefiner, QueryEngine
 from prosora_pipelines.lib.query.extractive import ExtractiveGenerator
@@ -50,7 +51,7 @@ def engine_from_settings(
         # longer of the two instead of both.
         index = pool.submit(CurrentIndex, settings.home)
         embedder = load_embedder(
-            settings.embedding_model,
+            query_model(settings.home, settings.embedding_model),
             settings.embedding_device,
             settings.embedding_precision,
             settings.home,

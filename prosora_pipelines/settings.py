@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     # Imported where used: the database and LLM layers cost a cold command a third of a
     # second, and most commands read the settings without opening either.
     from prosora_pipelines.lib.appdb.engine import DatabaseTimeouts
+    from prosora_pipelines.lib.index.finetuning import FinetuneConfig
     from prosora_pipelines.lib.llm.providers import ChatClientConfig
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -124,6 +125,21 @@ class Settings(BaseSettings):
     embedding_batch_size: int = Field(64, ge=1, le=4096, description="Texts per forward pass.")
     embedding_precision: Literal["auto", "fp32", "fp16"] = Field(
         "auto", description="'auto' uses fp16 on CUDA and fp32 on CPU."
+    )
+    finetune_enabled: bool = Field(
+        False,
+        description="Fine-tune the embedding model when embedding_finetune runs; off, it skips.",
+    )
+    finetune_epochs: int = Field(1, ge=1, le=50, description="Passes over the training pairs.")
+    finetune_batch_size: int = Field(
+        32, ge=2, le=4096, description="Pairs per step; each pair's negatives are the others."
+    )
+    finetune_learning_rate: float = Field(2e-5, gt=0, lt=1, description="Peak learning rate.")
+    finetune_max_steps: int | None = Field(
+        None, ge=1, description="Upper bound on training steps per run (unset: the epochs)."
+    )
+    finetune_precision: Literal["auto", "fp32", "fp16", "bf16"] = Field(
+        "auto", description="'auto' trains in bf16 or fp16 on CUDA and fp32 on CPU."
     )
     database_url: str | None = Field(
         None,
@@ -248,6 +264,18 @@ class Settings(BaseSettings):
             max_bytes=self.fetch_max_bytes,
             max_redirects=self.fetch_max_redirects,
             user_agent=self.user_agent,
+        )
+
+    def finetune_config(self) -> FinetuneConfig:
+        """How the embedding fine-tune trains; the device is the embedding model's."""
+        from prosora_pipelines.lib.index.finetuning import FinetuneConfig
+
+        return FinetuneConfig(
+            epochs=self.finetune_epochs,
+            batch_size=self.finetune_batch_size,
+            learning_rate=self.finetune_learning_rate,
+            max_steps=self.finetune_max_steps,
+            precision=self.finetune_precision,
         )
 
     def app_database_url(self) -> str:

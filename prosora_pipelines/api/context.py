@@ -21,6 +21,7 @@ from prosora_pipelines.api.observability import ApiMetrics
 from prosora_pipelines.lib.access.rate_limits import RateLimiter
 from prosora_pipelines.lib.access.tokens import TokenVerifier
 from prosora_pipelines.lib.appdb.engine import reading
+from prosora_pipelines.lib.index.embedding_models import query_model
 from prosora_pipelines.lib.index.vector_store import IndexUnavailableError
 from prosora_pipelines.lib.query.engine import QueryEngine
 from prosora_pipelines.lib.table_store import TableStore
@@ -90,11 +91,18 @@ class ApiContext:
         self.database_probe = DatabaseProbe(self.database, READY_DATABASE_BUDGET_SECONDS)
 
     def query_engine(self) -> QueryEngine:
-        """The shared engine, built on first use (loading the model takes seconds)."""
+        """The shared engine, built on first use (loading the model takes seconds), and
+        built again once the index has switched to a promoted fine-tune of the model."""
         with self._lock:
+            if self._query_engine is not None and self._index_model_changed(self._query_engine):
+                self._query_engine = None
             if self._query_engine is None:
                 self._query_engine = self.build_query_engine()
             return self._query_engine
+
+    def _index_model_changed(self, engine: QueryEngine) -> bool:
+        wanted = query_model(self.settings.home, self.settings.embedding_model)
+        return wanted != engine.embedder.info.model_id
 
     def start_warming(self) -> None:
         """Builds the engine in the background, so the first requests of each worker

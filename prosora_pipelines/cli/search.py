@@ -26,6 +26,7 @@ def search(
 ) -> None:
     """Hybrid search over the article index (meaning and words, credibility, recency)."""
     from prosora_pipelines.lib.index.embedding import load_embedder
+    from prosora_pipelines.lib.index.embedding_models import query_model
     from prosora_pipelines.lib.index.search import SearchFilters, search_articles
     from prosora_pipelines.lib.index.vector_store import IndexUnavailableError, open_current_table
 
@@ -35,7 +36,7 @@ def search(
         # encoder's load mostly native code.
         opened = pool.submit(open_current_table, settings.home)
         embedder = load_embedder(
-            settings.embedding_model,
+            query_model(settings.home, settings.embedding_model),
             settings.embedding_device,
             settings.embedding_precision,
             settings.home,

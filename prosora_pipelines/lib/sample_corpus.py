@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from prosora_pipelines.lib.articles.building import Article, build_articles
+from prosora_pipelines.lib.articles.canonical_url import canonicalize_url
 from prosora_pipelines.lib.articles.dedup import DedupReport, deduplicate
 from prosora_pipelines.lib.sources.catalog import load_catalog
 from prosora_pipelines.lib.sources.fetching import Fetcher, FetchPolicy
@@ -95,3 +96,30 @@ def load_sample_truth() -> SampleTruth:
         near.extend(raw.get("near_duplicates") or [])
         queries.extend(raw.get("queries") or [])
     return SampleTruth(articles, exact, near, queries)
+
+
+def sample_retrieval_set() -> tuple[list[tuple[str, frozenset[str]]], dict[str, str]]:
+    """The sample's labelled queries with the story ids that answer each, and every story's
+    title and text by id: a fixed retrieval check that needs no index."""
+    articles, _ = sample_articles()
+    ids: dict[str, str] = {}
+    documents: dict[str, str] = {}
+    for article in articles:
+        story = article.duplicate_of or article.id
+        for url in [article.canonical_url, *article.also_published_urls]:
+            ids[canonicalize_url(url)] = story
+        if article.guid:
+            ids[article.guid] = story
+        if article.duplicate_of is None:
+            documents[story] = f"{article.title}. {article.text}"
+    queries = [
+        (
+            str(labelled["q"]),
+            frozenset(
+                ids[canonicalize_url(url)] if "://" in url else ids[url]
+                for url in labelled["relevant"]
+            ),
+        )
+        for labelled in load_sample_truth().queries
+    ]
+    return queries, documents
