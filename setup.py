@@ -84,12 +84,14 @@ setup(
     ],
     extras_require={
         # What a deployment adds (deploy/): Dagster's storage on PostgreSQL, runs in Docker
-        # containers or Kubernetes jobs. dagster-postgres brings psycopg2, the driver
-        # deploy/dagster.yaml names for Dagster's own tables.
+        # containers or Kubernetes jobs, steps on Celery workers. dagster-postgres brings
+        # psycopg2, the driver deploy/dagster.yaml names for Dagster's own tables.
         "deploy": [
             "dagster-postgres==0.29.*",
             "dagster-docker==0.29.*",
             "dagster-k8s==0.29.*",
+            # Steps on Celery workers (deploy/kubernetes/prosora-workers.yaml).
+            "dagster-celery==0.29.*",
         ],
         "dev": [
             "prosora_pipelines[deploy]",
