@@ -96,6 +96,11 @@ class ApiContext:
                 self._query_engine = self.build_query_engine()
             return self._query_engine
 
+    @property
+    def built_query_engine(self) -> QueryEngine | None:
+        """The engine if it has been built, without building it (for metrics)."""
+        return self._query_engine
+
     def start_warming(self) -> None:
         """Builds the engine in the background, so the first requests of each worker
         process do not wait seconds for the model; /ready says so until it is done."""
