@@ -183,19 +183,7 @@ def topology(deployed_instance: DeployedInstance, tmp_path: Path) -> Iterator[To
             LOCATION,
         )
         _wait_for("the code server answering", lambda: _serving(code_port), logs)
-        subprocess.run(
-            [
-                str(VENV_BIN / "python"),
-                "-c",
-                SEED_SCHEDULE_STATE.format(
-                    workspace=workspace, location=LOCATION, repository=REPOSITORY
-                ),
-            ],
-            env=env,
-            check=True,
-            timeout=60,
-            capture_output=True,
-        )
+        # The webserver starts while the schedule's state is written beside it.
         processes.start(
             "webserver",
             str(VENV_BIN / "dagster-webserver"),
@@ -206,6 +194,21 @@ def topology(deployed_instance: DeployedInstance, tmp_path: Path) -> Iterator[To
             "-p",
             str(web_port),
         )
+        seeded = subprocess.run(
+            [
+                str(VENV_BIN / "python"),
+                "-c",
+                SEED_SCHEDULE_STATE.format(
+                    workspace=workspace, location=LOCATION, repository=REPOSITORY
+                ),
+            ],
+            env=env,
+            check=False,
+            timeout=60,
+            capture_output=True,
+            text=True,
+        )
+        assert seeded.returncode == 0, seeded.stderr[-3000:]
         base_url = f"http://127.0.0.1:{web_port}"
         _wait_for("the webserver answering", lambda: _answers(base_url), logs)
         # The daemon is left to the test, to start once a run waits in the queue.
