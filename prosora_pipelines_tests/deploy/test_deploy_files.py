@@ -7,6 +7,7 @@ only on the operator's first deploy."""
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from pathlib import Path
@@ -17,6 +18,8 @@ import kubernetes_validate
 import pytest
 import yaml
 from dagster._core.instance.config import dagster_instance_config
+from dagster_docker.container_context import DockerContainerContext
+from docker.types import HostConfig
 
 from prosora_pipelines.settings import Settings, env_name
 from prosora_pipelines_tests.deploy.conftest import DEPLOY, REPO_ROOT, VENV_BIN
@@ -284,3 +287,23 @@ def test_the_compose_file_mentions_no_image_without_a_pinned_tag() -> None:
         image = service["image"]
         tag = image.rstrip("}").rsplit(":", 1)[-1]
         assert re.fullmatch(r"\d+(\.\d+)+(-[a-z0-9]+)?", tag), (name, image)
+
+
+def test_the_documented_gpu_run_context_reaches_the_container_as_a_gpu_request() -> None:
+    """deploy/README.md's RUN_CONTAINER_CONTEXT, as the code server passes it on: Dagster's
+    Docker run launcher must take it, and the Docker client must turn its device request
+    into the engine's DeviceRequests."""
+    readme = (DEPLOY / "README.md").read_text(encoding="utf-8")
+    documented = re.search(r"RUN_CONTAINER_CONTEXT='([^']+)'", readme)
+    assert documented is not None
+    context = DockerContainerContext.create_from_config(json.loads(documented.group(1)))
+    host = HostConfig(version="1.44", device_requests=context.container_kwargs["device_requests"])
+    (request,) = host["DeviceRequests"]
+    assert (request["Driver"], request["Count"], request["Capabilities"]) == (
+        "nvidia",
+        1,
+        [["gpu"]],
+    )
+    services = _yaml(DEPLOY / "docker-compose.yml")["services"]
+    passed = services["code-server"]["environment"]["DAGSTER_CONTAINER_CONTEXT"]
+    assert passed == "${RUN_CONTAINER_CONTEXT:-null}"
