@@ -47,8 +47,6 @@ class DeployedInstance:
 
     env: dict[str, str]
     database_url: str
-    dagster_home: Path
-    prosora_home: Path
 
 
 @pytest.fixture
@@ -77,4 +75,4 @@ def deployed_instance(tmp_path: Path) -> Iterator[DeployedInstance]:
             "HF_HUB_OFFLINE": "1",
             "TRANSFORMERS_OFFLINE": "1",
         }
-        yield DeployedInstance(env, url, dagster_home, tmp_path / "prosora-home")
+        yield DeployedInstance(env, url)
