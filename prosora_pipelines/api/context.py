@@ -104,6 +104,11 @@ class ApiContext:
         wanted = query_model(self.settings.home, self.settings.embedding_model)
         return wanted != engine.embedder.info.model_id
 
+    @property
+    def built_query_engine(self) -> QueryEngine | None:
+        """The engine if it has been built, without building it (for metrics)."""
+        return self._query_engine
+
     def start_warming(self) -> None:
         """Builds the engine in the background, so the first requests of each worker
         process do not wait seconds for the model; /ready says so until it is done."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 
@@ -40,18 +41,21 @@ def _postgres_unreachable() -> str | None:
     return None
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty database on each backend: a new SQLite file, or a new PostgreSQL database."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'app' / 'prosora.db'}"
-        return
+def require_postgres() -> None:
+    """Skip (or fail under ``CI=true``) when the PostgreSQL server cannot be used."""
     reason = _postgres_unreachable()
     if reason is not None:
         if os.environ.get("CI") == "true":
             pytest.fail(f"{reason} (CI=true requires the PostgreSQL tests to run)")
         pytest.skip(reason)
-    name = f"prosora_test_{uuid.uuid4().hex[:16]}"
+
+
+@contextmanager
+def fresh_postgres_database(prefix: str = "prosora_test") -> Iterator[str]:
+    """A new, empty PostgreSQL database for one test (its psycopg URL), dropped afterwards
+    with every connection still open to it."""
+    require_postgres()
+    name = f"{prefix}_{uuid.uuid4().hex[:16]}"
     admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
@@ -68,6 +72,16 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
             )
             connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
         admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database on each backend: a new SQLite file, or a new PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'app' / 'prosora.db'}"
+        return
+    with fresh_postgres_database() as url:
+        yield url
 
 
 @pytest.fixture

@@ -10,6 +10,9 @@ ingest_job = dg.define_asset_job(
     name="ingest",
     selection=dg.AssetSelection.assets(source_catalog).downstream(),
     description="Catalog, fetching and everything built from it, in one process.",
+    # What the production instance's run queue limits (deploy/dagster.yaml): one run at a
+    # time writes the shared tables, and one at a time encodes on the accelerator.
+    tags={"prosora/writes": "store", "prosora/gpu": "true"},
 )
 
 hourly_refresh = dg.ScheduleDefinition(

@@ -39,7 +39,7 @@ from pydantic import (
 )
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
-from sqlalchemy import ColumnElement, Select, and_, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -605,6 +605,17 @@ def active_learning_patterns(session: Session, user: User | None) -> list[Learni
             .order_by(LearningPattern.confidence.desc(), LearningPattern.created_at.desc())
         )
     )
+
+
+def oldest_unlearned_feedback(session: Session) -> datetime | None:
+    """When the oldest feedback recorded since the learning patterns last changed was
+    recorded (any feedback when there are no patterns yet); None when every feedback is
+    older than the patterns. How long it has waited is how far learning has fallen behind."""
+    learned_until = session.scalar(select(func.max(LearningPattern.updated_at)))
+    waiting = select(func.min(PerformanceFeedback.recorded_at))
+    if learned_until is not None:
+        waiting = waiting.where(PerformanceFeedback.recorded_at > learned_until)
+    return session.scalar(waiting)
 
 
 def _check_limit(limit: int) -> None:

@@ -43,6 +43,14 @@ HEALTH_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
+def failing_sources(health: pl.DataFrame) -> tuple[list[str], int]:
+    """The enabled sources whose latest fetch failed, and how many enabled sources have been
+    fetched at all: what the asset check and the API's gauge both judge the catalog by."""
+    attempted = health.filter(pl.col("enabled") & (pl.col("fetches") > 0))
+    failing = attempted.filter(pl.col("consecutive_failures") > 0)
+    return failing["source_id"].to_list(), attempted.height
+
+
 def _trailing_failures(failed: Sequence[bool]) -> int:
     count = 0
     for value in reversed(failed):

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from prosora_pipelines.lib.appdb.models import (
@@ -35,6 +35,7 @@ from prosora_pipelines.lib.appdb.repository import (
     get_voice_profile,
     history_page,
     normalize_email,
+    oldest_unlearned_feedback,
     record_feedback,
     record_query,
     upsert_voice_profile,
@@ -378,3 +379,35 @@ def test_active_patterns_are_the_users_and_the_global_ones(session: Session) -> 
     names = [p.pattern_data["name"] for p in active_learning_patterns(session, user)]
     assert names == ["global", "mine"]
     assert [p.pattern_data["name"] for p in active_learning_patterns(session, None)] == ["global"]
+
+
+def test_unlearned_feedback_is_what_arrived_after_the_patterns_last_changed(
+    session: Session,
+) -> None:
+    user = get_or_create_user(session, "waiting@example.com", "Waiting")
+    variant = _record(session, user).variants[0]
+    assert oldest_unlearned_feedback(session) is None
+
+    first = NOW - timedelta(hours=30)
+    early = _feedback(platform="x", posted_at=first - timedelta(hours=1))
+    record_feedback(session, user, variant.id, early, now=first)
+    record_feedback(session, user, variant.id, _feedback(), now=NOW - timedelta(hours=2))
+    session.commit()
+    # No patterns yet: every feedback waits, the oldest the longest.
+    assert oldest_unlearned_feedback(session) == first
+
+    session.add(
+        LearningPattern(
+            user_id=None,
+            pattern_type="hook_type",
+            pattern_data={"name": "learned"},
+            confidence=0.5,
+            updated_at=NOW - timedelta(hours=10),
+        )
+    )
+    session.commit()
+    assert oldest_unlearned_feedback(session) == NOW - timedelta(hours=2)
+
+    session.execute(update(LearningPattern).values(updated_at=NOW))
+    session.commit()
+    assert oldest_unlearned_feedback(session) is None

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import polars as pl
+
 from prosora_pipelines.lib.sources.catalog import Source
-from prosora_pipelines.lib.sources.health import last_attempts, summarize_health
+from prosora_pipelines.lib.sources.health import failing_sources, last_attempts, summarize_health
 from prosora_pipelines.lib.sources.ingestion import FetchRecord, fetch_records_frame, sources_due
 
 START = datetime(2026, 11, 1, tzinfo=UTC)
@@ -78,3 +80,16 @@ def test_sources_due_follow_refresh_intervals() -> None:
     sources = [_source("hourly"), _source("daily", timedelta(days=1)), _source("never")]
     due = sources_due(sources, last_attempts(log), now)
     assert [s.id for s in due] == ["hourly", "never"]
+
+
+def test_failing_sources_counts_only_enabled_sources_that_were_fetched() -> None:
+    health = pl.DataFrame(
+        {
+            "source_id": ["ok", "down", "disabled-down", "never-fetched"],
+            "enabled": [True, True, False, True],
+            "fetches": [3, 2, 4, 0],
+            "consecutive_failures": [0, 2, 4, 0],
+        }
+    )
+    assert failing_sources(health) == (["down"], 2)
+    assert failing_sources(health.filter(pl.col("fetches") == 0)) == ([], 0)
