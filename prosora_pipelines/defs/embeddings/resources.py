@@ -1,11 +1,8 @@
 """The embedding model resource. Heavy libraries load on first use, not with the definitions."""
 
-from pathlib import Path
-
 import dagster as dg
 
 from prosora_pipelines.lib.index.embedding import Embedder, load_embedder
-from prosora_pipelines.lib.index.vector_store import ArticleIndex
 from prosora_pipelines.settings import get_settings
 
 
@@ -20,11 +17,6 @@ class EmbeddingModelResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     def embedder(self) -> Embedder:
         """The process-wide model for this configuration, loaded once."""
         return load_embedder(self.model, self.device, self.precision)
-
-
-def article_index_at(home: str) -> ArticleIndex:
-    """The LanceDB folder under ``PROSORA_HOME``."""
-    return ArticleIndex(Path(home) / "lancedb")
 
 
 @dg.definitions
