@@ -20,7 +20,7 @@
 
 Figures are wall times on whatever machine runs this; the README of deploy/ extrapolates
 from them. Run: ``.venv/bin/python benchmarks/scale.py`` from the repository root;
-``--quick`` runs 1× only and one round of (b).
+``--quick`` runs 1× only and one round of (b); ``--multiples 1 4`` picks the sizes of (a).
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ QUICK_MULTIPLES = (1,)
 QUEUE_ROUNDS = 3
 REGION = "us-east-1"
 SERVER_START_SECONDS = 60.0
-FIRST_STEP_WAIT_SECONDS = 300.0
+FIRST_STEP_WAIT_SECONDS = 600.0
 BIN = Path(sys.executable).parent
 
 
@@ -147,7 +147,7 @@ def ingest_and_index(
 
 
 def storage_section(multiples: tuple[int, ...]) -> None:
-    print("(a) ingest → index, local disk vs S3-compatible server (moto on loopback)")
+    print("(a) ingest → index, local disk vs S3-compatible server (moto on loopback)", flush=True)
     started = time.perf_counter()
     built, _ = sample_articles()
     frame = articles_frame(built).filter(pl.col("duplicate_of").is_null())
@@ -177,7 +177,8 @@ def storage_section(multiples: tuple[int, ...]) -> None:
                     f"    {multiple:>3}× {store:<6} {articles.height:>8} {figures['chunks']:>7.0f}"
                     f" {figures['ingest_write']:>10.2f}s {figures['encode']:>7.2f}s"
                     f" {figures['index_write']:>10.2f}s {total:>12.2f}s"
-                    f" {figures['chunks'] / figures['index']:>9.1f}"
+                    f" {figures['chunks'] / figures['index']:>9.1f}",
+                    flush=True,
                 )
 
 
@@ -236,8 +237,9 @@ def launch_to_first_step(command: list[str], env: dict[str, str], dagster_home: 
         deadline = time.monotonic() + FIRST_STEP_WAIT_SECONDS
         while (started := _first_step_started(dagster_home)) is None:
             if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"no step started: {' '.join(command)}")
-            time.sleep(0.05)
+                ended = process.poll()
+                raise RuntimeError(f"no step started (exit {ended}): {' '.join(command)}")
+            time.sleep(0.25)  # the figure comes from the event's own time, not from polling
         return started - launched_at
     finally:
         _stop_group(process)
@@ -263,7 +265,7 @@ def _fresh_environment(scratch: Path, name: str, broker: str) -> tuple[dict[str,
 
 
 def queue_section(rounds: int) -> None:
-    print("(b) run-queue overhead: launch → first step started")
+    print("(b) run-queue overhead: launch → first step started", flush=True)
     in_process: list[float] = []
     on_celery: list[float] = []
     with rabbitmq_vhost() as broker, tempfile.TemporaryDirectory() as scratch_dir:
@@ -272,7 +274,7 @@ def queue_section(rounds: int) -> None:
         worker_log = scratch / "worker.log"
         worker_command = [str(BIN / "dagster-celery"), "worker", "start", "-A"]
         worker_command += ["dagster_celery.app", "-y", str(REPO_ROOT / "deploy" / "celery.yaml")]
-        worker_command += ["-q", "dagster", "-q", "gpu", "-n", f"bench-{uuid.uuid4().hex[:6]}"]
+        worker_command += ["-q", "dagster,gpu", "-n", f"bench-{uuid.uuid4().hex[:6]}"]
         with worker_log.open("wb") as log:
             worker = subprocess.Popen(
                 [*worker_command, "--", "--concurrency=1"],
@@ -308,11 +310,14 @@ def queue_section(rounds: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="1× only, one round of (b)")
-    parser.add_argument("--time-limit", type=int, default=3600, help="seconds before giving up")
+    parser.add_argument(
+        "--multiples", type=int, nargs="+", default=MULTIPLES, help="corpus sizes for (a)"
+    )
+    parser.add_argument("--time-limit", type=int, default=7200, help="seconds before giving up")
     arguments = parser.parse_args()
     start_time_limit(arguments.time_limit)
-    storage_section(QUICK_MULTIPLES if arguments.quick else MULTIPLES)
     queue_section(1 if arguments.quick else QUEUE_ROUNDS)
+    storage_section(QUICK_MULTIPLES if arguments.quick else tuple(arguments.multiples))
     stop_time_limit()
 
 

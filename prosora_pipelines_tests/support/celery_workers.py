@@ -57,7 +57,8 @@ def start_worker(
 ) -> subprocess.Popen[bytes]:
     """A Celery step worker named ``name`` consuming ``queues``, one task at a time, once it
     says it is ready; fails the test with its output when it stops or takes too long."""
-    queue_options = [option for queue in queues for option in ("-q", queue)]
+    # One -q with a comma-separated list: given several, Celery 5 keeps only the last.
+    queue_options = ["-q", ",".join(queues)]
     scripts = str(Path(sys.executable).parent)
     env = {**env, "PATH": f"{scripts}{os.pathsep}{env.get('PATH', '')}"}  # it runs `celery`
     with log.open("wb") as output:
