@@ -114,8 +114,9 @@ def replicated(frame: pl.DataFrame, multiple: int) -> pl.DataFrame:
     """``frame`` with every article ``multiple`` times, copies under new ids and URLs."""
     copies = [
         frame.with_columns(
-            (pl.col("article_id") + f"-copy{copy}").alias("article_id"),
+            (pl.col("id") + f"-copy{copy}").alias("id"),
             (pl.col("url") + f"#copy{copy}").alias("url"),
+            (pl.col("canonical_url") + f"#copy{copy}").alias("canonical_url"),
         )
         if copy
         else frame
@@ -313,11 +314,16 @@ def main() -> None:
     parser.add_argument(
         "--multiples", type=int, nargs="+", default=MULTIPLES, help="corpus sizes for (a)"
     )
+    parser.add_argument(
+        "--sections", nargs="+", choices=("a", "b"), default=("a", "b"), help="what to run"
+    )
     parser.add_argument("--time-limit", type=int, default=7200, help="seconds before giving up")
     arguments = parser.parse_args()
     start_time_limit(arguments.time_limit)
-    queue_section(1 if arguments.quick else QUEUE_ROUNDS)
-    storage_section(QUICK_MULTIPLES if arguments.quick else tuple(arguments.multiples))
+    if "b" in arguments.sections:
+        queue_section(1 if arguments.quick else QUEUE_ROUNDS)
+    if "a" in arguments.sections:
+        storage_section(QUICK_MULTIPLES if arguments.quick else tuple(arguments.multiples))
     stop_time_limit()
 
 

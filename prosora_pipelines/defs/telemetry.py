@@ -7,6 +7,7 @@ from functools import wraps
 from typing import Any, TypeVar
 
 import dagster as dg
+from dagster_shared.error import SerializableErrorInfo
 
 from prosora_pipelines.lib.telemetry.error_tracking import report_failed_run
 from prosora_pipelines.lib.telemetry.tracing import span
@@ -33,6 +34,13 @@ def traced_materialization(body: Body) -> Body:
     return traced  # type: ignore[return-value]
 
 
+def _root_cause(error: SerializableErrorInfo) -> str:
+    """The class of the error a step raised, under Dagster's own wrapping errors."""
+    while error.cause is not None:
+        error = error.cause
+    return error.cls_name or "unknown"
+
+
 @dg.run_failure_sensor(name="failed_runs_to_sentry", default_status=dg.DefaultSensorStatus.RUNNING)
 def failed_runs_to_sentry(context: dg.RunFailureSensorContext) -> None:
     """Reports each failed run to Sentry: job, run id, failing steps and error types."""
@@ -42,9 +50,9 @@ def failed_runs_to_sentry(context: dg.RunFailureSensorContext) -> None:
         context.dagster_run.run_id,
         [event.step_key for event in failures if event.step_key is not None],
         [
-            event.step_failure_data.error.cls_name
+            _root_cause(event.step_failure_data.error)
             for event in failures
-            if event.step_failure_data.error is not None and event.step_failure_data.error.cls_name
+            if event.step_failure_data.error is not None
         ],
     )
 

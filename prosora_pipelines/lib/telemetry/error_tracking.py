@@ -5,7 +5,8 @@ type and stack (file, function, line; no local variables), the service, the rele
 the request id that the user also sees in the error body. Exception messages, log
 arguments, request bodies, query strings, cookies, headers other than a few harmless ones
 and breadcrumbs are removed in ``scrub_event`` before anything leaves the process: a
-message can quote a query, a feed's text or a URL with a token in it.
+message can quote a query, a feed's text or a URL with a token in it. Errors that other
+libraries log are not sent at all, since their text is formatted before it is logged.
 """
 
 from __future__ import annotations
@@ -17,18 +18,27 @@ KEPT_HEADERS = frozenset({"content-type", "content-length", "user-agent", "accep
 REDACTED = "[removed]"
 
 
-def scrub_event(event: dict[str, Any], request_id: str | None) -> dict[str, Any]:
-    """``event`` with user text and secrets removed and the request id as a tag."""
+OWN_LOGGERS = "prosora"
+
+
+def scrub_event(event: dict[str, Any], request_id: str | None) -> dict[str, Any] | None:
+    """``event`` with user text and secrets removed and the request id as a tag; ``None``
+    (not sent) for an error logged by another library, whose log text is formatted before
+    it is logged (Dagster's step failures quote the exception's message) and so cannot be
+    scrubbed: Dagster failures reach Sentry through ``report_failed_run`` instead."""
+    logentry = event.get("logentry")
+    if isinstance(logentry, dict) and not str(event.get("logger", "")).startswith(OWN_LOGGERS):
+        return None
     for exception in event.get("exception", {}).get("values", []):
         if exception.get("value"):
             exception["value"] = REDACTED
         for frame in exception.get("stacktrace", {}).get("frames", []):
             frame.pop("vars", None)
-    logentry = event.get("logentry")
     if isinstance(logentry, dict):
-        # The format string is ours; its arguments and the formatted text may be a user's.
+        # A log record's format string is ours; its arguments and the formatted text may be
+        # a user's. (An event without one is a message this project wrote: it stays.)
         event["logentry"] = {"message": logentry.get("message", "")}
-    event.pop("message", None)
+        event.pop("message", None)
     request = event.get("request")
     if isinstance(request, dict):
         headers = request.get("headers") or {}
