@@ -97,6 +97,7 @@ bench: install ## benchmarks; each prints its figures
 	$(PY) benchmarks/query.py
 	$(PY) benchmarks/api_load.py
 	$(PY) benchmarks/api_load.py --think 1 --workers 2
+	$(PY) benchmarks/scale.py
 
 clean: ## remove local data (not the virtual environment)
 	rm -rf $(PROSORA_HOME)

@@ -6,6 +6,20 @@ Runtime requirements keep sensible ranges for users; the Makefile installs with
 
 from setuptools import find_namespace_packages, setup
 
+# Error tracking and tracing for a deployment (lib/telemetry); imported only when
+# SENTRY_DSN or an OTLP endpoint is set.
+# What a deployment adds (deploy/): Dagster's storage on PostgreSQL (dagster-postgres brings
+# psycopg2, the driver deploy/dagster.yaml names for Dagster's own tables), runs in Docker
+# containers or Kubernetes jobs, error tracking and tracing.
+DEPLOY = [
+    "dagster-postgres==0.29.*",
+    "dagster-docker==0.29.*",
+    "dagster-k8s==0.29.*",
+    "sentry-sdk>=2.30,<3",
+    "opentelemetry-sdk>=1.30,<2",
+    "opentelemetry-exporter-otlp-proto-http>=1.30,<2",
+]
+
 setup(
     name="prosora_pipelines",
     version="0.1.0",
@@ -83,20 +97,17 @@ setup(
         "redis>=5,<8",
         "prometheus-client>=0.20",
         "fastapi-offline>=1.7.7,<2",
+        # The ingest_on_celery job (defs/distributed.py): steps on Celery workers. Its
+        # version follows Dagster's (libraries are 0.<minor + 16> for Dagster 1.<minor>).
+        "dagster-celery==0.29.*",
     ],
     extras_require={
-        # What a deployment adds (deploy/): Dagster's storage on PostgreSQL, runs in Docker
-        # containers or Kubernetes jobs, steps on Celery workers. dagster-postgres brings
-        # psycopg2, the driver deploy/dagster.yaml names for Dagster's own tables.
-        "deploy": [
-            "dagster-postgres==0.29.*",
-            "dagster-docker==0.29.*",
-            "dagster-k8s==0.29.*",
-            # Steps on Celery workers (deploy/kubernetes/prosora-workers.yaml).
-            "dagster-celery==0.29.*",
-        ],
+        "deploy": DEPLOY,
         "dev": [
-            "prosora_pipelines[deploy]",
+            *DEPLOY,
+            # An S3-compatible server for the object-storage tests and benchmarks/scale.py.
+            "moto[server]>=5.1,<6",
+            "boto3>=1.35",
             "pytest>=8",
             "pytest-timeout>=2.3",
             "syrupy>=4.8",

@@ -49,7 +49,7 @@ def engine_from_settings(
         # Importing LanceDB is mostly Python, loading the query encoder mostly native code
         # that lets go of the interpreter lock: side by side, a cold start waits for the
         # longer of the two instead of both.
-        index = pool.submit(CurrentIndex, settings.home)
+        index = pool.submit(CurrentIndex, settings.storage_location())
         embedder = load_embedder(
             query_model(settings.home, settings.embedding_model),
             settings.embedding_device,

@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 import platformdirs
-from pydantic import AliasChoices, Field, SecretStr, ValidationError
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from prosora_pipelines.lib.sources.fetching import FetchPolicy
+from prosora_pipelines.lib.storage_location import StorageLocation, checked_storage_uri
 
 if TYPE_CHECKING:
     # Imported where used: the database and LLM layers cost a cold command a third of a
@@ -46,6 +47,21 @@ class Settings(BaseSettings):
     home: Path = Field(
         default_factory=lambda: Path(platformdirs.user_data_dir("prosora")),
         description="Folder holding every table, index and cache the pipelines write.",
+    )
+    storage_uri: str | None = Field(
+        None,
+        description="s3://bucket/prefix for the tables and the article index; unset keeps "
+        "them under PROSORA_HOME.",
+    )
+    s3_endpoint: str | None = Field(
+        None,
+        validation_alias=AliasChoices("PROSORA_S3_ENDPOINT", "AWS_ENDPOINT_URL"),
+        description="URL of an S3-compatible server (MinIO, Ceph); unset means AWS S3.",
+    )
+    s3_region: str | None = Field(
+        None,
+        validation_alias=AliasChoices("PROSORA_S3_REGION", "AWS_REGION", "AWS_DEFAULT_REGION"),
+        description="Region of the bucket; most S3-compatible servers want one.",
     )
     catalog: Path = Field(
         default=SAMPLE_CATALOG,
@@ -248,6 +264,32 @@ class Settings(BaseSettings):
             "the API believes; empty believes none, so per-IP limits count the connecting peer."
         ),
     )
+    sentry_dsn: SecretStr | None = Field(
+        None,
+        validation_alias=AliasChoices("PROSORA_SENTRY_DSN", "SENTRY_DSN"),
+        description="Sentry DSN: errors of the API, the app and Dagster runs go there, scrubbed.",
+    )
+    sentry_environment: str | None = Field(
+        None,
+        validation_alias=AliasChoices("PROSORA_SENTRY_ENVIRONMENT", "SENTRY_ENVIRONMENT"),
+        description="Environment name on Sentry events (production, staging).",
+    )
+    otlp_endpoint: str | None = Field(
+        None,
+        validation_alias=AliasChoices("PROSORA_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"),
+        description="OTLP/HTTP collector URL for traces; unset means no tracing.",
+    )
+
+    @field_validator("storage_uri")
+    @classmethod
+    def _storage_uri_is_s3(cls, value: str | None) -> str | None:
+        return checked_storage_uri(value) if value is not None else None
+
+    def storage_location(self) -> StorageLocation:
+        """Where the tables and the article index live, from these settings."""
+        return StorageLocation(
+            self.home, self.storage_uri, endpoint=self.s3_endpoint, region=self.s3_region
+        )
 
     def fetch_policy(self) -> FetchPolicy:
         """The fetch limits these settings ask for: the one place settings become a policy."""

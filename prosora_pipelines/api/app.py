@@ -15,6 +15,7 @@ from prosora_pipelines.api.docs import install_docs
 from prosora_pipelines.api.errors import common_error_responses, install_error_handlers
 from prosora_pipelines.api.observability import ApiMetrics, RequestContextMiddleware
 from prosora_pipelines.api.pipeline_metrics import PipelineStateCollector
+from prosora_pipelines.api.request_ids import current_request_id
 from prosora_pipelines.api.routes import (
     API_PREFIX,
     catalog,
@@ -35,7 +36,9 @@ from prosora_pipelines.lib.appdb.engine import make_engine, make_session_factory
 from prosora_pipelines.lib.appdb.migrations import migrate
 from prosora_pipelines.lib.query.engine import QueryEngine
 from prosora_pipelines.lib.table_store import TableStore
+from prosora_pipelines.lib.telemetry.tracing import trace_database
 from prosora_pipelines.settings import Settings, env_name, get_settings
+from prosora_pipelines.telemetry import start_telemetry
 
 logger = logging.getLogger(__name__)
 # How long a thread may hold Python's interpreter lock while another waits for it (5 ms by
@@ -150,6 +153,8 @@ def create_app(
     url = settings.app_database_url()
     migrate(url)
     database = make_engine(url, timeouts=settings.database_timeouts())
+    start_telemetry(settings, "api", request_id=current_request_id)
+    trace_database(database)
     metrics = ApiMetrics()
     context = ApiContext(
         settings=settings,
@@ -158,7 +163,7 @@ def create_app(
         verifier=verifier,
         limiter=rate_limiter(settings),
         metrics=metrics,
-        tables=TableStore(settings.home),
+        tables=TableStore(settings.storage_location()),
         build_query_engine=build_query_engine or (lambda: _settings_engine(settings, context)),
     )
 

@@ -25,6 +25,7 @@ from prosora_pipelines.api.request_ids import (
     request_id_from,
     request_id_var,
 )
+from prosora_pipelines.lib.telemetry.tracing import span
 
 access_log = logging.getLogger("prosora.api.access")
 logger = logging.getLogger(__name__)
@@ -146,42 +147,48 @@ class RequestContextMiddleware:
                     raise BodyTooLargeError(self.max_body_bytes)
             return message
 
-        try:
-            if self._declared_length(scope) > self.max_body_bytes:
-                await self._too_large(send_with_id)
-            else:
-                try:
-                    await self.app(scope, counted_receive, send_with_id)
-                except BodyTooLargeError:
-                    if response_started:
-                        raise
+        attributes = {"http.request.method": scope["method"], "prosora.request_id": request_id}
+        with span(f"{scope['method']} request", **attributes) as traced:
+            try:
+                if self._declared_length(scope) > self.max_body_bytes:
                     await self._too_large(send_with_id)
-                except Exception as error:
-                    # Answered here rather than re-raised to the server, which would close
-                    # the keep-alive connection and fail the client's next request on it.
-                    if response_started:
-                        raise
-                    logger.error("unhandled %s", type(error).__name__, exc_info=error)
-                    response = error_response(
-                        500, "internal error; quote the request id when reporting it"
-                    )
-                    await response(scope, _no_receive, send_with_id)
-        finally:
-            elapsed = time.perf_counter() - started
-            route = getattr(scope.get("route"), "path", "unmatched")
-            self.metrics.request_seconds.labels(scope["method"], route, str(status)).observe(
-                elapsed
-            )
-            access_log.info(
-                "%s %s %s",
-                scope["method"],
-                route,
-                status,
-                extra={
-                    "fields": {"status": status, "route": route, "ms": round(elapsed * 1000, 2)}
-                },
-            )
-            request_id_var.reset(token)
+                else:
+                    try:
+                        await self.app(scope, counted_receive, send_with_id)
+                    except BodyTooLargeError:
+                        if response_started:
+                            raise
+                        await self._too_large(send_with_id)
+                    except Exception as error:
+                        # Answered here rather than re-raised to the server, which would close
+                        # the keep-alive connection and fail the client's next request on it.
+                        if response_started:
+                            raise
+                        logger.error("unhandled %s", type(error).__name__, exc_info=error)
+                        response = error_response(
+                            500, "internal error; quote the request id when reporting it"
+                        )
+                        await response(scope, _no_receive, send_with_id)
+            finally:
+                elapsed = time.perf_counter() - started
+                route = getattr(scope.get("route"), "path", "unmatched")
+                self.metrics.request_seconds.labels(scope["method"], route, str(status)).observe(
+                    elapsed
+                )
+                access_log.info(
+                    "%s %s %s",
+                    scope["method"],
+                    route,
+                    status,
+                    extra={
+                        "fields": {"status": status, "route": route, "ms": round(elapsed * 1000, 2)}
+                    },
+                )
+                if traced is not None:
+                    traced.update_name(f"{scope['method']} {route}")
+                    traced.set_attribute("http.route", route)
+                    traced.set_attribute("http.response.status_code", status)
+                request_id_var.reset(token)
 
     @staticmethod
     def _declared_length(scope: Scope) -> int:

@@ -103,10 +103,10 @@ def demo() -> None:
     """Ingest the configured catalog (the bundled offline sample by default) and show it."""
     settings = get_settings()
     console.rule("Prosora Pipelines demo")
-    console.print(f"catalog: {settings.catalog}\ndata:    {settings.home}")
+    console.print(f"catalog: {settings.catalog}\ndata:    {settings.storage_location().root}")
     if not run_ingest(force=True, only_sources=[]):
         raise typer.Exit(1)
-    articles = TableStore(settings.home).read_table(ARTICLES_TABLE)
+    articles = TableStore(settings.storage_location()).read_table(ARTICLES_TABLE)
     if articles is None:
         raise typer.Exit(1)
     import polars as pl
@@ -121,7 +121,7 @@ def demo() -> None:
         published = row["published_at"].date().isoformat() if row["published_at"] else "undated"
         table.add_row(published, row["source_id"], row["title"], str(len(row["coverage_sources"])))
     console.print(table)
-    _print_trends(TableStore(settings.home))
+    _print_trends(TableStore(settings.storage_location()))
     for text, formats in DEMO_QUERIES:
         console.rule(f"Query: {text}")
         run_query(text, formats, variants=3, email=None)

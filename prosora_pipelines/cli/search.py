@@ -34,7 +34,7 @@ def search(
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="open-index") as pool:
         # Side by side, as in engine_from_settings: LanceDB's import is Python, the
         # encoder's load mostly native code.
-        opened = pool.submit(open_current_table, settings.home)
+        opened = pool.submit(open_current_table, settings.storage_location())
         embedder = load_embedder(
             query_model(settings.home, settings.embedding_model),
             settings.embedding_device,

@@ -30,7 +30,7 @@ def sources_list(
         loaded = load_catalog(catalog or settings.catalog)
     except CatalogError as exc:
         raise fail(str(exc)) from None
-    health = TableStore(settings.home).read_table(SOURCE_HEALTH_TABLE)
+    health = TableStore(settings.storage_location()).read_table(SOURCE_HEALTH_TABLE)
     by_id = (
         {row["source_id"]: row for row in health.iter_rows(named=True)}
         if health is not None

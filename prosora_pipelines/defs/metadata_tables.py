@@ -9,7 +9,6 @@ what was built by older code.
 
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -31,7 +30,7 @@ def _table(columns: Iterable[tuple[str, str]], rows: int, location: str) -> dict
     }
 
 
-def table_metadata(frame: pl.DataFrame, path: Path) -> dict[str, Any]:
+def table_metadata(frame: pl.DataFrame, path: str) -> dict[str, Any]:
     """Row count, column schema and location of the table written from ``frame``."""
     return _table(
         ((name, str(dtype)) for name, dtype in frame.schema.items()), frame.height, str(path)

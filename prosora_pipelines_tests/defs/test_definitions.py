@@ -343,14 +343,15 @@ def test_embedding_runs_in_the_gpu_pool_limited_to_one(definitions: dg.Definitio
     assert config["concurrency"]["pools"]["default_limit"] == 1
 
 
-def test_every_job_of_the_code_location_runs_in_process(definitions: dg.Definitions) -> None:
+def test_every_job_but_the_celery_one_runs_in_process(definitions: dg.Definitions) -> None:
+    """Distributing steps is a deployment's choice of job, never the default."""
     jobs = [
         definitions.resolve_implicit_global_asset_job_def(),
         *definitions.resolve_all_job_defs(),
     ]
-    assert {job.name: job.executor_def.name for job in jobs} == dict.fromkeys(
-        (job.name for job in jobs), dg.in_process_executor.name
-    )
+    executors = {job.name: job.executor_def.name for job in jobs}
+    assert executors.pop("ingest_on_celery") == "celery"
+    assert executors == dict.fromkeys(executors, dg.in_process_executor.name)
 
 
 def test_an_asset_launched_from_the_command_line_runs_in_process() -> None:

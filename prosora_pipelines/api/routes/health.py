@@ -63,7 +63,7 @@ def readiness(context: ApiContext) -> Readiness:
         if age > limit:
             problems.append(f"article index is {age:.1f} h old, over the {limit:g} h limit")
         try:
-            ArticleIndex(context.settings.home / "lancedb").open(manifest.table).count_rows()
+            ArticleIndex.at(context.settings.storage_location()).open(manifest.table).count_rows()
         except Exception as error:  # any failure means not ready; the type says which
             problems.append(f"vector store unreadable ({type(error).__name__})")
     return Readiness(

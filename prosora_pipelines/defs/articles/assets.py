@@ -7,6 +7,7 @@ from prosora_pipelines.defs.articles.resources import ArticleRulesResource
 from prosora_pipelines.defs.metadata_tables import OWNERS, markdown_preview, table_metadata
 from prosora_pipelines.defs.sources.assets import raw_entries, source_catalog
 from prosora_pipelines.defs.storage import ProsoraStorage
+from prosora_pipelines.defs.telemetry import traced_materialization
 from prosora_pipelines.lib.articles.store import rebuild_articles
 from prosora_pipelines.lib.sources.catalog_snapshot import read_catalog_snapshot
 from prosora_pipelines.lib.table_store import NotMaterializedError
@@ -20,6 +21,7 @@ from prosora_pipelines.lib.table_store import NotMaterializedError
     code_version="1",
     automation_condition=dg.AutomationCondition.eager(),
 )
+@traced_materialization
 def articles(
     context: dg.AssetExecutionContext,
     storage: ProsoraStorage,

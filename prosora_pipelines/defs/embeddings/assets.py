@@ -3,9 +3,11 @@
 import dagster as dg
 
 from prosora_pipelines.defs.articles.assets import articles
-from prosora_pipelines.defs.embeddings.resources import EmbeddingModelResource, article_index_at
+from prosora_pipelines.defs.embeddings.resources import EmbeddingModelResource
 from prosora_pipelines.defs.metadata_tables import OWNERS, arrow_table_metadata
+from prosora_pipelines.defs.step_queues import GPU_STEP_TAGS
 from prosora_pipelines.defs.storage import ProsoraStorage
+from prosora_pipelines.defs.telemetry import traced_materialization
 from prosora_pipelines.lib.index.embedding import Embedder
 from prosora_pipelines.lib.index.store import refresh_article_index
 from prosora_pipelines.lib.table_store import NotMaterializedError
@@ -18,8 +20,10 @@ from prosora_pipelines.lib.table_store import NotMaterializedError
     owners=OWNERS,
     code_version="1",
     pool="gpu",
+    op_tags=GPU_STEP_TAGS,
     automation_condition=dg.AutomationCondition.eager(),
 )
+@traced_materialization
 def article_index(
     context: dg.AssetExecutionContext,
     storage: ProsoraStorage,
@@ -45,7 +49,7 @@ def article_index(
     def progress(done: int, total: int) -> None:
         context.log.info(f"encoded {done}/{total} chunks")
 
-    index = article_index_at(storage.home)
+    index = storage.article_index()
     try:
         refresh = refresh_article_index(
             storage.tables,

@@ -7,7 +7,6 @@ import dagster as dg
 import polars as pl
 
 from prosora_pipelines.defs.embeddings.assets import article_index
-from prosora_pipelines.defs.embeddings.resources import article_index_at
 from prosora_pipelines.defs.storage import ProsoraStorage
 from prosora_pipelines.lib.articles.checks import CheckOutcome
 from prosora_pipelines.lib.index import checks as index_checks
@@ -21,7 +20,7 @@ def _run(
     manifest = read_manifest(storage.tables)
     if manifest is None:
         return dg.AssetCheckResult(passed=False, description="the index manifest is missing")
-    table = article_index_at(storage.home).open(manifest.table)
+    table = storage.article_index().open(manifest.table)
     outcome = rule(table, manifest)
     return dg.AssetCheckResult(
         passed=outcome.passed, description=outcome.description, metadata=outcome.metadata

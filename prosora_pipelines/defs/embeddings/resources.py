@@ -7,7 +7,6 @@ import dagster as dg
 from prosora_pipelines.lib.index.embedding import Embedder, load_embedder
 from prosora_pipelines.lib.index.embedding_models import model_for_writers
 from prosora_pipelines.lib.index.finetuning import FinetuneConfig, Precision
-from prosora_pipelines.lib.index.vector_store import ArticleIndex
 from prosora_pipelines.settings import get_settings
 
 
@@ -50,11 +49,6 @@ class EmbeddingFinetuneResource(dg.ConfigurableResource):  # type: ignore[type-a
             max_steps=self.max_steps,
             precision=precision,
         )
-
-
-def article_index_at(home: str) -> ArticleIndex:
-    """The LanceDB folder under ``PROSORA_HOME``."""
-    return ArticleIndex(Path(home) / "lancedb")
 
 
 @dg.definitions

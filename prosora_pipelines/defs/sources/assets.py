@@ -9,6 +9,7 @@ import polars as pl
 from prosora_pipelines.defs.metadata_tables import OWNERS, markdown_preview, table_metadata
 from prosora_pipelines.defs.sources.resources import FeedFetcherResource, SourceCatalogResource
 from prosora_pipelines.defs.storage import ProsoraStorage
+from prosora_pipelines.defs.telemetry import traced_materialization
 from prosora_pipelines.lib.sources.catalog_snapshot import (
     read_catalog_snapshot,
     store_catalog_snapshot,
@@ -24,6 +25,7 @@ from prosora_pipelines.lib.table_store import NotMaterializedError
 
 
 @dg.asset(group_name="sources", kinds={"yaml", "json"}, owners=OWNERS, code_version="1")
+@traced_materialization
 def source_catalog(
     context: dg.AssetExecutionContext, catalog: SourceCatalogResource, storage: ProsoraStorage
 ) -> dg.MaterializeResult[None]:
@@ -82,6 +84,7 @@ class RawEntriesConfig(dg.Config):
     owners=OWNERS,
     code_version="1",
 )
+@traced_materialization
 def raw_entries(
     context: dg.AssetExecutionContext,
     config: RawEntriesConfig,
@@ -157,6 +160,7 @@ def raw_entries(
     code_version="1",
     automation_condition=dg.AutomationCondition.eager(),
 )
+@traced_materialization
 def source_health(
     context: dg.AssetExecutionContext, storage: ProsoraStorage
 ) -> dg.MaterializeResult[None]:

@@ -7,10 +7,11 @@ import polars as pl
 
 from prosora_pipelines.defs.articles.assets import articles as articles_asset
 from prosora_pipelines.defs.embeddings.assets import article_index
-from prosora_pipelines.defs.embeddings.resources import EmbeddingModelResource, article_index_at
+from prosora_pipelines.defs.embeddings.resources import EmbeddingModelResource
 from prosora_pipelines.defs.metadata_tables import OWNERS, markdown_preview, table_metadata
 from prosora_pipelines.defs.sources.assets import source_catalog
 from prosora_pipelines.defs.storage import ProsoraStorage
+from prosora_pipelines.defs.telemetry import traced_materialization
 from prosora_pipelines.lib.sources.catalog_snapshot import read_catalog_snapshot
 from prosora_pipelines.lib.table_store import NotMaterializedError
 from prosora_pipelines.lib.trends.store import SeedModelMismatchError, refresh_trends
@@ -87,6 +88,7 @@ def _megatrends_table(report: TrendReport) -> dg.MetadataValue:
     code_version="1",
     automation_condition=dg.AutomationCondition.eager(),
 )
+@traced_materialization
 def trends(
     context: dg.AssetExecutionContext,
     storage: ProsoraStorage,
@@ -108,7 +110,7 @@ def trends(
     try:
         refresh = refresh_trends(
             storage.tables,
-            article_index_at(storage.home),
+            storage.article_index(),
             read_catalog_snapshot(storage.tables).megatrends,
             load_embedder=embedding_model.embedder,
             now=datetime.now(UTC),

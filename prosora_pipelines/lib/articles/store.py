@@ -10,7 +10,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 
 import polars as pl
 
@@ -27,7 +26,8 @@ class ArticlesRebuild:
     """The rebuilt table and how it came out of the raw entries."""
 
     table: pl.DataFrame
-    table_path: Path
+    table_path: str
+    """A local path, or an ``s3://`` URI when the tables are on an object store."""
     raw_entries: int
     built: BuiltArticles
     report: DedupReport

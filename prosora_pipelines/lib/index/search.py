@@ -35,6 +35,7 @@ import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
 from prosora_pipelines.lib.index.vector_store import async_view, read_together, sql_string
+from prosora_pipelines.lib.telemetry.tracing import span
 
 if TYPE_CHECKING:
     from lancedb.query import AsyncFTSQuery, AsyncVectorQuery
@@ -257,7 +258,8 @@ def search_articles(
         reads["vector"] = _vector_query(view, query_vector, where, limit)
     if mode in (SearchMode.HYBRID, SearchMode.FULL_TEXT) and query.strip():
         reads["text"] = _text_query(view, query, where, limit)
-    found = dict(zip(reads, read_together(list(reads.values())), strict=True))
+    with span("lancedb.search", table=table.name, mode=mode.value, reads=len(reads)):
+        found = dict(zip(reads, read_together(list(reads.values())), strict=True))
     if "vector" in found:
         vector_scores = _best_per_article(
             found["vector"].to_pylist(), lambda r: 1.0 - r["_distance"], vector_rows

@@ -29,6 +29,7 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from prosora_pipelines.lib.index.embedding import EmbeddingModelInfo
+from prosora_pipelines.lib.storage_location import StorageLocation, as_location
 from prosora_pipelines.lib.table_names import MANIFEST_DOCUMENT
 from prosora_pipelines.lib.table_store import TableStore
 
@@ -126,14 +127,15 @@ class IndexUnavailableError(LookupError):
     found"; its own type, so a ``KeyError`` from a bug is never mistaken for it."""
 
 
-def open_current_table(home: Path) -> Any:
+def open_current_table(place: Path | StorageLocation) -> Any:
     """The chunk table readers use now; ``IndexUnavailableError`` before the first index run."""
-    manifest = read_manifest(TableStore(home))
+    location = as_location(place)
+    manifest = read_manifest(TableStore(location))
     if manifest is None:
         raise IndexUnavailableError(
-            f"no article index under {home}: materialize article_index first"
+            f"no article index under {location.root}: materialize article_index first"
         )
-    return ArticleIndex(home / "lancedb").open(manifest.table)
+    return ArticleIndex.at(location).open(manifest.table)
 
 
 class CurrentIndex:
@@ -144,9 +146,9 @@ class CurrentIndex:
     ``READER_CONSISTENCY`` through LanceDB's read consistency interval.
     """
 
-    def __init__(self, home: Path) -> None:
-        self._tables = TableStore(home)
-        self._index = ArticleIndex(home / "lancedb", read_consistency=READER_CONSISTENCY)
+    def __init__(self, place: Path | StorageLocation) -> None:
+        self._tables = TableStore(place)
+        self._index = ArticleIndex.at(self._tables.location, read_consistency=READER_CONSISTENCY)
         self._open: tuple[str, Table] | None = None
 
     def table(self) -> tuple[Table, IndexManifest]:
@@ -155,7 +157,8 @@ class CurrentIndex:
         manifest = read_manifest(self._tables)
         if manifest is None:
             raise IndexUnavailableError(
-                f"no article index under {self._tables.home}: materialize article_index first"
+                f"no article index under {self._tables.location.root}: "
+                "materialize article_index first"
             )
         if self._open is None or self._open[0] != manifest.table:
             self._open = (manifest.table, self._index.open(manifest.table))
@@ -163,13 +166,37 @@ class CurrentIndex:
 
 
 class ArticleIndex:
-    """A LanceDB database folder holding chunk tables."""
+    """A LanceDB database folder holding chunk tables.
 
-    def __init__(self, uri: str | Path, read_consistency: timedelta | None = None) -> None:
+    On S3 concurrent writers (two run workers, a backfill beside a schedule) are safe
+    without a lock service: lance commits each table version with a create-only PUT
+    (``If-None-Match: *``), so of two writers of one version the second is refused and
+    retries on top of the first. Stores that ignore that header need LanceDB's DynamoDB
+    commit store instead (an ``s3+ddb://`` URI).
+    """
+
+    def __init__(
+        self,
+        uri: str | Path,
+        read_consistency: timedelta | None = None,
+        storage_options: dict[str, str] | None = None,
+    ) -> None:
         import lancedb
 
         self.uri = str(uri)
-        self._db = lancedb.connect(self.uri, read_consistency_interval=read_consistency)
+        self._db = lancedb.connect(
+            self.uri,
+            read_consistency_interval=read_consistency,
+            storage_options=storage_options or None,
+        )
+
+    @classmethod
+    def at(
+        cls, place: Path | StorageLocation, read_consistency: timedelta | None = None
+    ) -> ArticleIndex:
+        """The index folder of ``place`` (under the home, or under the storage URI)."""
+        location = as_location(place)
+        return cls(location.lancedb_uri, read_consistency, location.lancedb_options())
 
     def table_names(self) -> list[str]:
         listed = self._db.list_tables()

@@ -37,6 +37,7 @@ from prosora_pipelines.lib.query.drafts import (
 from prosora_pipelines.lib.query.generation import DraftRequest, Generation, Generator
 from prosora_pipelines.lib.query.grounding import ungrounded_facts
 from prosora_pipelines.lib.query.prototypes import DOMAIN_PROTOTYPES
+from prosora_pipelines.lib.telemetry.tracing import span
 
 logger = logging.getLogger(__name__)
 
@@ -176,13 +177,16 @@ class LLMDraftGenerator:
         return self.client.name
 
     def _ask(self, prompt: str) -> tuple[str, TokenUsage]:
-        completion = self.client.complete(
-            ChatRequest(
-                system=SYSTEM_PROMPT,
-                user=prompt,
-                json_schema=DraftsPayload.model_json_schema(),
+        with span("llm.complete", generator=self.name) as traced:
+            completion = self.client.complete(
+                ChatRequest(
+                    system=SYSTEM_PROMPT,
+                    user=prompt,
+                    json_schema=DraftsPayload.model_json_schema(),
+                )
             )
-        )
+            if traced is not None:
+                traced.set_attribute("llm.completion_tokens", completion.usage.completion_tokens)
         return completion.text, completion.usage
 
     def _attempt(self, text: str, request: DraftRequest) -> tuple[list[Draft], list[str]]:

@@ -7,7 +7,6 @@ instead, so one run never mixes two versions of the catalog.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from prosora_pipelines.lib.sources.catalog import Catalog, catalog_fingerprint
 from prosora_pipelines.lib.table_names import CATALOG_DOCUMENT
@@ -17,7 +16,7 @@ from prosora_pipelines.lib.table_store import NotMaterializedError, TableStore
 @dataclass(frozen=True)
 class CatalogSnapshot:
     fingerprint: str
-    path: Path
+    path: str
     """Where the snapshot was written."""
 
 

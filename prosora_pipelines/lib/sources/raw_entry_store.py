@@ -16,7 +16,6 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import polars as pl
 
@@ -83,7 +82,8 @@ class RawEntriesRefresh:
     entries_seen: int
     new_entries: int
     table: pl.DataFrame
-    table_path: Path
+    table_path: str
+    """A local path, or an ``s3://`` URI when the tables are on an object store."""
     fetch_seconds: float
 
     @property
@@ -201,7 +201,7 @@ def refresh_raw_entries(
     )
 
 
-def store_source_health(tables: TableStore, catalog: Catalog) -> tuple[pl.DataFrame, Path]:
+def store_source_health(tables: TableStore, catalog: Catalog) -> tuple[pl.DataFrame, str]:
     """Per-source health summarized from the whole fetch log, stored; the table and its path.
 
     Derived from the log rather than the last run, so a source that broke yesterday stays

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
 import polars as pl
 
@@ -40,7 +39,7 @@ class TrendsRefresh:
 
     report: TrendReport
     topics: pl.DataFrame
-    topics_path: Path
+    topics_path: str
     index_table: str
     """The index table whose vectors were clustered."""
 

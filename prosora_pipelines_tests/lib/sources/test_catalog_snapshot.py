@@ -22,7 +22,7 @@ def test_the_stored_snapshot_gives_back_the_catalog_and_its_fingerprint(tmp_path
     catalog = load_catalog(SAMPLE_CATALOG)
     snapshot = store_catalog_snapshot(tables, catalog, str(SAMPLE_CATALOG))
     assert snapshot.fingerprint == catalog_fingerprint(catalog)
-    assert snapshot.path.exists()
+    assert Path(snapshot.path).exists()
     assert read_catalog_snapshot(tables) == catalog
 
 

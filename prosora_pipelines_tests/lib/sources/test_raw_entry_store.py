@@ -175,4 +175,4 @@ def test_source_health_is_summarized_from_the_fetch_log_and_stored(
     failures = dict(zip(health["source_id"], health["consecutive_failures"], strict=True))
     assert failures == {"ledger-line": 0, "broken": 2, "paused": 0}
     stored = tables.read_table(SOURCE_HEALTH_TABLE)
-    assert stored is not None and stored.equals(health) and path.exists()
+    assert stored is not None and stored.equals(health) and Path(path).exists()

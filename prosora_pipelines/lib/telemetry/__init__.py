@@ -1,0 +1,1 @@
+"""Error tracking (Sentry) and tracing (OpenTelemetry), each off unless configured."""
