@@ -17,6 +17,7 @@ from prosora_pipelines.api.observability import ApiMetrics, RequestContextMiddle
 from prosora_pipelines.api.routes import (
     API_PREFIX,
     catalog,
+    digest,
     feedback,
     health,
     profile,
@@ -211,6 +212,6 @@ def create_app(
     app.add_middleware(SecurityHeadersMiddleware, private_prefix=API_PREFIX)
     install_docs(app)
     app.include_router(health.router)
-    for module in (queries, search, catalog, profile, feedback):
+    for module in (queries, search, catalog, digest, profile, feedback):
         app.include_router(module.router)
     return app
