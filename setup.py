@@ -81,10 +81,16 @@ setup(
         "redis>=5,<8",
         "prometheus-client>=0.20",
         "fastapi-offline>=1.7.7,<2",
+        # `prosora sql` and the notebooks: SQL over the Parquet tables, in process.
+        "duckdb>=1.1,<3",
     ],
     extras_require={
         "dev": [
             "pytest>=8",
+            "nbclient>=0.10,<1",
+            "nbformat>=5.10,<6",
+            "matplotlib>=3.8,<4",
+            "ipykernel>=6.29",
             "pytest-timeout>=2.3",
             "syrupy>=4.8",
             "schemathesis>=3.30",
@@ -96,6 +102,8 @@ setup(
             "fastfeedparser>=0.6",
             "feedparser-rs>=0.7",
         ],
+        # The analyses under notebooks/ (the tests run them, so dev has them too).
+        "notebooks": ["matplotlib>=3.8,<4", "ipykernel>=6.29"],
     },
     entry_points={"console_scripts": ["prosora=prosora_pipelines.cli:app"]},
 )

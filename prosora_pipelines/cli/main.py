@@ -13,6 +13,7 @@ from prosora_pipelines.cli.pipeline import demo, materialize
 from prosora_pipelines.cli.query import profile_app, query
 from prosora_pipelines.cli.search import search
 from prosora_pipelines.cli.sources import sources_app
+from prosora_pipelines.cli.sql import sql
 from prosora_pipelines.cli.terminal import fail
 from prosora_pipelines.settings import get_settings, invalid_settings_message
 
@@ -20,7 +21,7 @@ app = typer.Typer(help="Prosora Pipelines: self-hosted content intelligence.", n
 app.add_typer(sources_app, name="sources")
 app.add_typer(profile_app, name="profile")
 app.add_typer(token_app, name="token")
-for command in (query, serve, materialize, demo, search, digest):
+for command in (query, serve, materialize, demo, search, digest, sql):
     app.command()(command)
 
 
