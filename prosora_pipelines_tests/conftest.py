@@ -22,6 +22,7 @@ pytest_plugins = [
     "prosora_pipelines_tests.support.databases",
     "prosora_pipelines_tests.support.object_store_server",
     "prosora_pipelines_tests.support.celery_workers",
+    "prosora_pipelines_tests.support.materialized",
 ]
 
 

@@ -19,6 +19,7 @@ from prosora_pipelines.api.request_ids import current_request_id
 from prosora_pipelines.api.routes import (
     API_PREFIX,
     catalog,
+    digest,
     feedback,
     health,
     profile,
@@ -214,6 +215,6 @@ def create_app(
     app.add_middleware(SecurityHeadersMiddleware, private_prefix=API_PREFIX)
     install_docs(app)
     app.include_router(health.router)
-    for module in (queries, search, catalog, profile, feedback):
+    for module in (queries, search, catalog, digest, profile, feedback):
         app.include_router(module.router)
     return app

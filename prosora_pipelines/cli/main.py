@@ -9,10 +9,12 @@ from pydantic_settings import SettingsError
 
 from prosora_pipelines.cli.api import serve, token_app
 from prosora_pipelines.cli.backup import backup_app
+from prosora_pipelines.cli.digest import digest
 from prosora_pipelines.cli.pipeline import demo, materialize
 from prosora_pipelines.cli.query import profile_app, query
 from prosora_pipelines.cli.search import search
 from prosora_pipelines.cli.sources import sources_app
+from prosora_pipelines.cli.sql import sql
 from prosora_pipelines.cli.terminal import fail
 from prosora_pipelines.settings import get_settings, invalid_settings_message
 
@@ -21,7 +23,7 @@ app.add_typer(sources_app, name="sources")
 app.add_typer(profile_app, name="profile")
 app.add_typer(token_app, name="token")
 app.add_typer(backup_app, name="backup")
-for command in (query, serve, materialize, demo, search):
+for command in (query, serve, materialize, demo, search, digest, sql):
     app.command()(command)
 
 

@@ -22,7 +22,7 @@ from prosora_pipelines.settings import DAGSTER_INSTANCE_CONFIG
 
 pytestmark = pytest.mark.integration
 
-DOWNSTREAM_OF_RAW_ENTRIES = {"source_health", "articles", "article_index", "trends"}
+DOWNSTREAM_OF_RAW_ENTRIES = {"source_health", "articles", "article_index", "trends", "daily_digest"}
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ import polars as pl
 from prosora_pipelines.lib.articles.canonical_url import canonicalize_url, is_article_url
 from prosora_pipelines.lib.articles.html_text import html_to_text, text_to_single_line
 from prosora_pipelines.lib.articles.published_dates import DateStatus, plausible
-from prosora_pipelines.lib.sources.catalog import Source
+from prosora_pipelines.lib.sources.catalog import Source, SourceKind
 from prosora_pipelines.lib.sources.raw_entries import RawEntry
 
 SUMMARY_CHARACTERS = 400
@@ -137,7 +137,8 @@ def article_from_entry(entry: RawEntry, source: Source, *, earliest_published: d
         if not text:
             raise EntryDroppedError(DropReason.EMPTY)
         title, title_derived = _derived_title(text), True
-    if entry.link and is_article_url(entry.link, source.url):
+    from_mailbox = source.kind is SourceKind.MAILBOX
+    if entry.link and is_article_url(entry.link, source.url, from_mailbox=from_mailbox):
         url = entry.link
         canonical = canonicalize_url(url)
         article_id = stable_id("url", canonical)

@@ -7,6 +7,8 @@ meaningful.
 Only web pages may become an article's address: a feed's ``javascript:``, ``data:`` or
 ``mailto:`` link would otherwise be shown to readers and opened by them. ``file:`` URLs are
 allowed only for entries of a local feed, so a remote feed cannot point readers at files.
+``mid:`` URIs (RFC 2392, a message by its Message-ID) are allowed only for newsletters read
+from a mailbox without a "view in browser" link: the stable name of that message.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ TRACKING_PARAMETERS = frozenset(
 TRACKING_PREFIXES = ("utm_", "pk_", "vero_", "oly_")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _LOCAL_SCHEME = "file"
+MESSAGE_ID_SCHEME = "mid"
 _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
 _BARE_HOST = re.compile(r"^(?:www\.)?[a-z0-9-]+(?:\.[a-z0-9-]+)+(?::\d+)?(?:/|$)", re.IGNORECASE)
 
@@ -61,9 +64,9 @@ def absolute_url(link: str, base: str | None) -> str:
     return urljoin(base, link) if base else link
 
 
-def is_article_url(url: str, feed_url: str) -> bool:
-    """Whether ``url`` may be an article's address: http(s) with a host, or ``file:`` when the
-    feed it came from is itself a local file."""
+def is_article_url(url: str, feed_url: str, *, from_mailbox: bool = False) -> bool:
+    """Whether ``url`` may be an article's address: http(s) with a host, ``file:`` when the
+    feed it came from is itself a local file, ``mid:`` when it came from a mailbox."""
     try:
         parts = urlsplit(url.strip())
     except ValueError:  # e.g. an unbalanced "[" in the host
@@ -71,6 +74,8 @@ def is_article_url(url: str, feed_url: str) -> bool:
     scheme = parts.scheme.lower()
     if scheme in _DEFAULT_PORTS:
         return bool(parts.netloc) and bool(parts.hostname)
+    if scheme == MESSAGE_ID_SCHEME:
+        return from_mailbox and bool(parts.path.strip()) and not parts.netloc
     return scheme == _LOCAL_SCHEME and urlsplit(feed_url.strip()).scheme.lower() == _LOCAL_SCHEME
 
 

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 _INTERVAL = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
+_MAIL_SCHEMES = ("imap", "imaps")
 _INTERVAL_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
 
@@ -33,6 +34,8 @@ class SourceKind(StrEnum):
     RSS = "rss"
     ATOM = "atom"
     WEB = "web"
+    MAILBOX = "mailbox"
+    """Newsletters: an mbox file, a Maildir folder, or an IMAP folder (``imaps://host[:port]``)."""
 
 
 class Tier(StrEnum):
@@ -43,8 +46,22 @@ class Tier(StrEnum):
     EXPERIMENTAL = "experimental"
 
 
+class MailboxAccess(BaseModel):
+    """How to read an IMAP mailbox. The password is never in the catalog: it is read from the
+    environment variable named here (an app password, for most providers)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    user: str = Field(min_length=1, max_length=320)
+    password_env: str = Field(pattern=r"^[A-Z_][A-Z0-9_]*$")
+    folder: str = Field(default="INBOX", min_length=1, max_length=200)
+    ca_file: str | None = Field(
+        default=None, description="PEM file of the CA to trust instead of the system's."
+    )
+
+
 class Source(BaseModel):
-    """One followed publication."""
+    """One followed publication (or, for a mailbox, every newsletter arriving in it)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -60,6 +77,9 @@ class Source(BaseModel):
     link_pattern: str | None = Field(
         default=None,
         description="web sources: regex over absolute links of the page; matches are articles.",
+    )
+    mailbox: MailboxAccess | None = Field(
+        default=None, description="mailbox sources on IMAP: the account and folder to read."
     )
 
     @field_validator("domains")
@@ -99,6 +119,27 @@ class Source(BaseModel):
     def _pattern_only_for_web(self) -> Source:
         if self.link_pattern is not None and self.kind is not SourceKind.WEB:
             raise ValueError("link_pattern applies to kind 'web' only")
+        return self
+
+    @model_validator(mode="after")
+    def _mailbox_access_only_for_imap(self) -> Source:
+        scheme = self.url.split(":", 1)[0].lower() if "://" in self.url else ""
+        if self.kind is not SourceKind.MAILBOX:
+            if self.mailbox is not None:
+                raise ValueError("mailbox applies to kind 'mailbox' only")
+            if scheme in _MAIL_SCHEMES:
+                raise ValueError(f"a {scheme}:// url needs kind 'mailbox'")
+            return self
+        if scheme == "imap":
+            raise ValueError("IMAP needs TLS: use imaps://host[:port]")
+        if scheme == "imaps" and self.mailbox is None:
+            raise ValueError("an imaps:// mailbox needs 'mailbox' with user and password_env")
+        if scheme not in ("imaps", "file", ""):
+            raise ValueError(
+                "a mailbox url is imaps://host[:port], or an mbox file or Maildir path"
+            )
+        if scheme != "imaps" and self.mailbox is not None:
+            raise ValueError("'mailbox' (user, password) applies to imaps:// urls only")
         return self
 
 
@@ -159,6 +200,13 @@ def resolve_source_url(url: str, base_dir: Path) -> str:
     return path.resolve().as_uri()
 
 
+def _resolved_mailbox(access: MailboxAccess | None, base_dir: Path) -> MailboxAccess | None:
+    """The access with its CA file's path made absolute against the catalog's folder."""
+    if access is None or access.ca_file is None:
+        return access
+    return access.model_copy(update={"ca_file": str((base_dir / access.ca_file).resolve())})
+
+
 def _describe_location(raw: Mapping[str, Any], loc: Sequence[int | str]) -> str:
     if len(loc) >= 2 and loc[0] == "sources" and isinstance(loc[1], int):
         sources = raw.get("sources") or []
@@ -183,7 +231,12 @@ def parse_catalog(raw: Any, *, base_dir: Path, origin: str = "catalog") -> Catal
         ]
         raise CatalogError(f"{origin} is invalid:\n" + "\n".join(problems)) from None
     resolved = tuple(
-        source.model_copy(update={"url": resolve_source_url(source.url, base_dir)})
+        source.model_copy(
+            update={
+                "url": resolve_source_url(source.url, base_dir),
+                "mailbox": _resolved_mailbox(source.mailbox, base_dir),
+            }
+        )
         for source in catalog.sources
     )
     return catalog.model_copy(update={"sources": resolved})

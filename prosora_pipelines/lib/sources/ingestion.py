@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import polars as pl
 
@@ -27,6 +28,13 @@ from prosora_pipelines.lib.sources.fetching import (
     Fetcher,
     FetchRequest,
     FetchResult,
+)
+from prosora_pipelines.lib.sources.newsletters import (
+    MailboxError,
+    MailboxRead,
+    entry_from_message,
+    read_imap_mailbox,
+    read_local_mailbox,
 )
 from prosora_pipelines.lib.sources.raw_entries import RawEntry
 from prosora_pipelines.lib.sources.web_pages import (
@@ -254,6 +262,62 @@ async def _handle_web(context: _Context, source: Source, result: FetchResult) ->
     _record(context, source, result, items=extracted, flavour="web", extra_bytes=extra)
 
 
+def _read_mailbox(source: Source, previous: str | None, timeout: float) -> MailboxRead:
+    if source.mailbox is not None:
+        return read_imap_mailbox(source.url, source.mailbox, previous, timeout=timeout)
+    return read_local_mailbox(source.url, previous)
+
+
+async def _handle_mailbox(context: _Context, source: Source) -> None:
+    """Read a mailbox source in a worker thread (imaplib and mailbox block) within its
+    deadline; its messages become entries and its read state its cache validator."""
+    started_at = datetime.now(UTC)
+    started = time.perf_counter()
+    policy = context.fetcher.policy
+    previous = context.validators.get(source.url, CacheValidators()).etag
+    error: tuple[str, str] | None = None
+    read = MailboxRead([], previous or "")
+    try:
+        read = await asyncio.wait_for(
+            asyncio.to_thread(_read_mailbox, source, previous, policy.read_timeout),
+            timeout=policy.source_deadline,
+        )
+    except MailboxError as exc:
+        error = ("MailboxError", str(exc)[:500])
+    except TimeoutError:
+        error = ("TimeoutError", f"no answer within {policy.source_deadline:g} s")
+    entries = [
+        entry_from_message(
+            raw,
+            source_id=source.id,
+            fetched_at=context.fetched_at,
+            allowed_skew=context.allowed_skew,
+        )
+        for raw in read.messages
+    ]
+    if error is None:
+        context.entries.extend(entries)
+        context.validators[source.url] = CacheValidators(etag=read.validator)
+    record = FetchRecord(
+        run_id=context.run_id,
+        source_id=source.id,
+        url=source.url,
+        started_at=started_at,
+        elapsed_seconds=round(time.perf_counter() - started, 4),
+        status=None,
+        bytes_read=sum(len(raw) for raw in read.messages),
+        items=len(entries) if error is None else 0,
+        not_modified=read.not_modified,
+        attempts=1,
+        flavour="mailbox",
+        error_class=error[0] if error else None,
+        error_message=error[1] if error else None,
+    )
+    context.records[source.id] = record
+    if context.on_record is not None:
+        context.on_record(record)
+
+
 async def ingest_sources(
     sources: Sequence[Source],
     *,
@@ -269,7 +333,9 @@ async def ingest_sources(
     context = _Context(
         run_id=run_id,
         fetcher=fetcher,
-        parsers=FeedParsePool(sum(source.kind is not SourceKind.WEB for source in sources)),
+        parsers=FeedParsePool(
+            sum(source.kind in (SourceKind.RSS, SourceKind.ATOM) for source in sources)
+        ),
         validators=dict(validators),
         fetched_at=fetched_at,
         allowed_skew=allowed_skew,
@@ -282,7 +348,11 @@ async def ingest_sources(
 async def _ingest(context: _Context, sources: Sequence[Source]) -> IngestResult:
     context.parsers.warm_up()
     by_url = {source.url: source for source in sources}
-    pending: list[asyncio.Task[None]] = []
+    pending: list[asyncio.Task[None]] = [
+        asyncio.create_task(_handle_mailbox(context, source))
+        for source in sources
+        if source.kind is SourceKind.MAILBOX
+    ]
 
     async def on_result(result: FetchResult) -> None:
         source = by_url[result.url]
@@ -296,6 +366,7 @@ async def _ingest(context: _Context, sources: Sequence[Source]) -> IngestResult:
             validators=context.validators.get(source.url, CacheValidators()),
         )
         for source in sources
+        if source.kind is not SourceKind.MAILBOX
     ]
     await context.fetcher.fetch_many(requests, on_result=on_result)
     await asyncio.gather(*pending)

@@ -1,0 +1,1 @@
+"""SQL over every materialized table and the app database, read-only, with DuckDB."""
