@@ -24,8 +24,8 @@ def digest(
     as_json: Annotated[bool, typer.Option("--json", help="Print the digest as JSON.")] = False,
 ) -> None:
     """The daily digest: the stories that matter most, grouped by topic, with sources."""
-    from prosora_pipelines.lib.digest.from_settings import summarizer_from_settings
     from prosora_pipelines.lib.digest.store import digest_markdown, read_digest, refresh_digest
+    from prosora_pipelines.lib.digest.summaries import make_summarizer
     from prosora_pipelines.lib.sources.catalog_snapshot import read_catalog_snapshot
     from prosora_pipelines.lib.table_store import NotMaterializedError, TableStore
 
@@ -38,7 +38,7 @@ def digest(
             made = refresh_digest(
                 tables,
                 read_catalog_snapshot(tables),
-                summarizer_from_settings(settings),
+                make_summarizer(settings.chat_client_config()),
                 day=wanted,
                 now=datetime.now(UTC),
             ).digest

@@ -33,14 +33,13 @@ def sql(
     """Read-only SQL (DuckDB) over the materialized tables and the app database."""
     import duckdb
 
-    from prosora_pipelines.lib.appdb.engine import database_url_for
     from prosora_pipelines.lib.sql.read_only import WriteRefusedError
     from prosora_pipelines.lib.sql.workspace import open_workspace
 
     if as_json and as_csv:
         raise fail("choose one of --json and --csv")
     settings = get_settings()
-    workspace = open_workspace(settings.home, database_url_for(settings))
+    workspace = open_workspace(settings.home, settings.app_database_url())
     try:
         for note in workspace.notes:
             typer.echo(f"note: {note}", err=True)

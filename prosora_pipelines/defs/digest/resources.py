@@ -4,24 +4,26 @@ from dataclasses import dataclass
 
 import dagster as dg
 
-from prosora_pipelines.lib.digest.from_settings import summarizer_from_settings
-from prosora_pipelines.lib.digest.summaries import Summarizer
-from prosora_pipelines.settings import Settings, get_settings
+from prosora_pipelines.lib.digest.summaries import Summarizer, make_summarizer
+from prosora_pipelines.lib.llm.providers import ChatClientConfig
+from prosora_pipelines.settings import get_settings
 
 
 @dataclass(frozen=True)
 class DigestSummarizerResource:
-    """Holds the settings read when the definitions load; the LLM client (and its SDK) is
-    made only when a digest is."""
+    """Holds the LLM configuration read when the definitions load; the client (and its SDK)
+    is made only when a digest is."""
 
-    settings: Settings
+    chat: ChatClientConfig
 
     def summarizer(self) -> Summarizer:
-        return summarizer_from_settings(self.settings)
+        return make_summarizer(self.chat)
 
 
 @dg.definitions
 def digest_resources() -> dg.Definitions:
     return dg.Definitions(
-        resources={"digest_summarizer": DigestSummarizerResource(settings=get_settings())}
+        resources={
+            "digest_summarizer": DigestSummarizerResource(chat=get_settings().chat_client_config())
+        }
     )

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -79,7 +78,7 @@ class Digest:
 class DigestRefresh:
     digest: Digest
     table: pl.DataFrame
-    table_path: Path
+    table_path: str
 
 
 def _row(rank: int, story: Story, summary: Any, day: date, now: datetime) -> dict[str, Any]:

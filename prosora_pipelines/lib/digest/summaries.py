@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from prosora_pipelines.lib.llm.chat import ChatClient, ChatRequest, ProviderError
+from prosora_pipelines.lib.llm.providers import ChatClientConfig
 from prosora_pipelines.lib.query.extractive import split_sentences
 from prosora_pipelines.lib.query.grounding import ungrounded_facts
 
@@ -123,3 +124,13 @@ class LLMSummarizer:
             logger.warning("digest summary of %r rejected: %s", title, "; ".join(problems))
             return Summary(fallback, f"{EXTRACTIVE} ({self.client.name} ungrounded)")
         return Summary(summary, self.client.name)
+
+
+def make_summarizer(chat: ChatClientConfig) -> Summarizer:
+    """Extractive summaries for the extractive generator, else the configured LLM's, held
+    to the grounding check."""
+    if chat.generator == "extractive":
+        return ExtractiveSummarizer()
+    from prosora_pipelines.lib.llm.providers import make_chat_client
+
+    return LLMSummarizer(make_chat_client(chat))

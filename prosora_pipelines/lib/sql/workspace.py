@@ -105,21 +105,16 @@ def open_workspace(
     def add(name: str, source: str) -> None:
         workspace.views.append(View(name, source, _columns(connection, name)))
 
+    # Read through the table store, so tables on object storage are served like local ones.
     for name in PARQUET_TABLES:
-        path = tables.table_path(name)
-        if path.exists():
-            connection.execute(
-                f'CREATE VIEW "{name}" AS SELECT * FROM read_parquet({_literal(str(path))})'
-            )
-            add(name, str(path))
-    log_dir = tables.log_dir(FETCH_LOG)
-    if any(log_dir.glob("*.parquet")):
-        pattern = _literal(str(log_dir / "*.parquet"))
-        connection.execute(
-            f'CREATE VIEW "{FETCH_LOG}" AS '
-            f"SELECT * FROM read_parquet({pattern}, union_by_name = true)"
-        )
-        add(FETCH_LOG, str(log_dir))
+        frame = tables.read_table(name)
+        if frame is not None:
+            connection.register(name, frame.to_arrow())
+            add(name, tables.table_path(name))
+    fetch_log = tables.read_log(FETCH_LOG)
+    if fetch_log is not None:
+        connection.register(FETCH_LOG, fetch_log.to_arrow())
+        add(FETCH_LOG, tables.table_path(FETCH_LOG))
     chunks = _chunk_rows(home)
     if chunks is not None:
         connection.register(CHUNKS_VIEW, chunks)
