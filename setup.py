@@ -81,6 +81,8 @@ setup(
         "redis>=5,<8",
         "prometheus-client>=0.20",
         "fastapi-offline>=1.7.7,<2",
+        # The writers' app (prosora_pipelines/app), a client of the API.
+        "streamlit>=1.50,<2",
     ],
     extras_require={
         "dev": [
@@ -95,6 +97,8 @@ setup(
             # Only benchmarks/parser_agreement.py, which compares them with feedparser.
             "fastfeedparser>=0.6",
             "feedparser-rs>=0.7",
+            # The app's browser test drives the system's Chromium through chromedriver.
+            "selenium>=4.20,<5",
         ],
     },
     entry_points={"console_scripts": ["prosora=prosora_pipelines.cli:app"]},

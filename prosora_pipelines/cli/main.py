@@ -13,6 +13,7 @@ from prosora_pipelines.cli.query import profile_app, query
 from prosora_pipelines.cli.search import search
 from prosora_pipelines.cli.sources import sources_app
 from prosora_pipelines.cli.terminal import fail
+from prosora_pipelines.cli.web_app import app as web_app
 from prosora_pipelines.settings import get_settings, invalid_settings_message
 
 app = typer.Typer(help="Prosora Pipelines: self-hosted content intelligence.", no_args_is_help=True)
@@ -21,6 +22,7 @@ app.add_typer(profile_app, name="profile")
 app.add_typer(token_app, name="token")
 for command in (query, serve, materialize, demo, search):
     app.command()(command)
+app.command(name="app")(web_app)
 
 
 @app.callback()

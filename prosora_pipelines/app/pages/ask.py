@@ -1,0 +1,73 @@
+"""Ask: a question, the formats and how many variants; the answer streams in as the API
+sends it (analysis, evidence, then each draft), and stays until the next question."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from prosora_pipelines.app import views
+from prosora_pipelines.app.answer_view import (
+    show_analysis,
+    show_answer,
+    show_evidence,
+)
+from prosora_pipelines.app.problems import ApiRequestError
+from prosora_pipelines.app.session import client, show_problem, shown
+
+ANSWER = "answer"
+
+st.title("Ask")
+profile = shown(lambda: client().get("/users/me/profile")) or {}
+with st.form("ask"):
+    question = st.text_area(
+        "Question", placeholder="AI regulation impact on fintech product strategy", key="question"
+    )
+    left, right = st.columns([3, 1])
+    formats = left.multiselect(
+        "Formats",
+        views.FORMATS,
+        default=profile.get("default_formats", list(views.FORMATS)),
+        format_func=views.format_label,
+        key="formats",
+    )
+    variants = right.number_input("Variants per format", 1, 4, 3, key="variants")
+    asked = st.form_submit_button("Ask", type="primary", key="ask_submit")
+
+if asked:
+    if not question.strip():
+        st.warning("Type a question first.")
+    elif not formats:
+        st.warning("Pick at least one format.")
+    else:
+        st.session_state.pop(ANSWER, None)
+        options = {"formats": formats, "variants_per_format": int(variants)}
+        live = st.container()
+        drafts: list[dict[str, Any]] = []
+        try:
+            with live.status("Answering…", expanded=True) as status:
+                for name, payload in client().stream_query(question.strip(), options):
+                    if name == "analysis":
+                        st.write("Analysis")
+                        show_analysis(payload)
+                        status.update(label="Finding evidence…")
+                    elif name == "evidence":
+                        st.write(f"Evidence: {len(payload)} articles")
+                        show_evidence(payload)
+                        status.update(label="Drafting…")
+                    elif name == "variant":
+                        drafts.append(payload)
+                        st.write(
+                            f"Draft {len(drafts)}: {views.draft_heading(payload, len(drafts))}"
+                        )
+                    elif name == "done":
+                        st.session_state[ANSWER] = payload
+                status.update(label="Answered", state="complete", expanded=False)
+        except ApiRequestError as problem:
+            show_problem(problem)
+
+result = st.session_state.get(ANSWER)
+if result is not None:
+    patterns = shown(lambda: client().get("/learning/patterns")) or []
+    show_answer(result, patterns)
