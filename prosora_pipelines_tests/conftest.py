@@ -18,7 +18,10 @@ from prosora_pipelines.lib.sample_corpus import sample_articles
 from prosora_pipelines.lib.table_store import TableStore
 from prosora_pipelines.settings import get_settings
 
-pytest_plugins = ["prosora_pipelines_tests.support.databases"]
+pytest_plugins = [
+    "prosora_pipelines_tests.support.databases",
+    "prosora_pipelines_tests.support.materialized_sample",
+]
 
 
 @pytest.fixture(autouse=True)

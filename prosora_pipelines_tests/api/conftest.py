@@ -1,5 +1,5 @@
-"""API test setup: the bundled sample materialized once per session by the real `ingest`
-job, and a factory for apps over it, each with its own app database and a real client.
+"""API test setup: a factory for apps over the bundled sample (materialized once per session
+by ``support/materialized_sample.py``), each with its own app database and a real client.
 
 The materialized home is shared and read-only by contract: every app keeps its database
 elsewhere, and the session fixture checks at the end that nothing in the home changed.
@@ -15,19 +15,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import dagster as dg
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from prosora_pipelines.api.app import create_app
-from prosora_pipelines.definitions import defs
 from prosora_pipelines.lib.access.tokens import TokenConfig, mint_token
 from prosora_pipelines.lib.appdb.models import LearningPattern
 from prosora_pipelines.lib.appdb.models import User as UserRow
-from prosora_pipelines.lib.index.embedding import load_embedder
-from prosora_pipelines.settings import Settings, get_settings
+from prosora_pipelines.settings import Settings
 
 JWT_SECRET = "api-tests-secret-4f1c9a7e2b8d6035c1e9f7a"
 assert len(JWT_SECRET) == 40
@@ -35,53 +32,6 @@ API = "/api/v1"
 QUERY_TEXT = "AI regulation impact on fintech product strategy"
 # One format and three variants: the cheapest query that still exercises every phase.
 QUERY_OPTIONS: dict[str, Any] = {"formats": ["linkedin_post"], "variants_per_format": 3}
-
-
-def _snapshot(home: Path) -> dict[str, tuple[int, int]]:
-    return {
-        str(path.relative_to(home)): (path.stat().st_size, path.stat().st_mtime_ns)
-        for path in home.rglob("*")
-        if path.is_file()
-    }
-
-
-@pytest.fixture(scope="session")
-def materialized_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A PROSORA_HOME holding everything the `ingest` job materializes from the bundled
-    sample (articles, article index, source health, trends), built once per session. The
-    job loads the embedding model with the settings' arguments, and the query encoder the
-    apps' query engines load from the home is exported here, so every app reuses both."""
-    root = tmp_path_factory.mktemp("api-materialized")
-    home = root / "prosora-home"
-    (root / "dagster-home").mkdir()
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("PROSORA_HOME", str(home))
-        patch.setenv("DAGSTER_HOME", str(root / "dagster-home"))
-        get_settings.cache_clear()
-        try:
-            result = (
-                defs()
-                .resolve_job_def("ingest")
-                .execute_in_process(
-                    run_config=dg.RunConfig(ops={"raw_entries": {"config": {"force": True}}}),
-                    instance=dg.DagsterInstance.ephemeral(),
-                )
-            )
-            # The query encoder the apps' engines use is kept in the home: export it now,
-            # as an app's first start would, so the home is complete before any test.
-            settings = get_settings()
-            load_embedder(
-                settings.embedding_model,
-                settings.embedding_device,
-                settings.embedding_precision,
-                settings.home,
-            ).encode_query("warm-up")
-        finally:
-            get_settings.cache_clear()
-    assert result.success
-    before = _snapshot(home)
-    yield home
-    assert _snapshot(home) == before, "an API test wrote into the shared materialized home"
 
 
 @dataclass

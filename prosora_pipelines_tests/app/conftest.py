@@ -1,5 +1,6 @@
-"""App test setup: the real API served by uvicorn on a loopback port over the sample the API
-tests materialize (once per session), and AppTests of the writers' app signed in to it."""
+"""App test setup: the real API served by uvicorn on a loopback port over the sample
+materialized once per session (``support/materialized_sample.py``), and AppTests of the
+writers' app signed in to it."""
 
 from __future__ import annotations
 
@@ -19,9 +20,7 @@ from prosora_pipelines.api.app import create_app
 from prosora_pipelines.app.session import API_TOKEN, API_URL
 from prosora_pipelines.lib.access.tokens import TokenConfig, mint_token
 from prosora_pipelines.settings import Settings
-from prosora_pipelines_tests.api.conftest import JWT_SECRET, materialized_home
-
-__all__ = ["materialized_home"]
+from prosora_pipelines_tests.api.conftest import JWT_SECRET
 
 APP_SCRIPT = Path(__file__).resolve().parents[2] / "prosora_pipelines" / "app" / "main.py"
 # A query streams in a few hundred milliseconds on the sample; reruns of the pages in
