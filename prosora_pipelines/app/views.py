@@ -334,6 +334,19 @@ def calibration_points(accuracy: dict[str, Any]) -> list[dict[str, float]]:
     ]
 
 
+SHOWN_PERFORMANCE = {"overall", "by_format", "by_predictor", "learning_curve"}
+
+
+def other_figures(performance: dict[str, Any]) -> dict[str, Any]:
+    """What the performance answer holds beyond the parts the page lays out (such as the
+    trained model's figures against the prior's), shown as the API gives it."""
+    return {
+        name: value
+        for name, value in performance.items()
+        if name not in SHOWN_PERFORMANCE and value not in (None, {}, [])
+    }
+
+
 def learning_curve(performance: dict[str, Any]) -> list[dict[str, float]]:
     """The learning curve (hold-out error against observations) when the API reports one:
     rows of numbers keyed by the first numeric field as x. Empty when absent."""

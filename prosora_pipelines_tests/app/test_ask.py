@@ -71,6 +71,17 @@ def test_marking_a_draft_posted_records_it_with_its_time(
     assert posted_at.startswith(app.date_input(key="fb_day").value.isoformat())
 
 
+def test_thin_evidence_is_said_above_the_drafts(open_app: OpenApp) -> None:
+    app = open_app()
+    app.number_input(key="max_evidence").set_value(2)
+    answer = _ask(app)
+    assert len(answer["evidence"]) == 2
+    assert [warning.value for warning in app.warning] == [
+        "Thin evidence: only 2 articles support these drafts; check them before posting, "
+        "or ask more broadly."
+    ]
+
+
 def test_a_rate_limited_question_says_when_to_retry(
     open_app: OpenApp, limited_api: LiveApi
 ) -> None:

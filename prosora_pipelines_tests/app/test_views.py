@@ -113,6 +113,18 @@ def test_the_learning_curve_is_read_when_present_and_empty_when_not() -> None:
     assert views.learning_curve({"learning_curve": {"points": curve}})[0]["observations"] == 10.0
 
 
+def test_figures_the_page_does_not_lay_out_are_still_shown() -> None:
+    performance = {
+        "overall": {},
+        "by_format": {},
+        "by_predictor": {},
+        "learning_curve": [],
+        "model": {"version": "m-2", "holdout_mae": 0.01},
+        "baselines": None,
+    }
+    assert views.other_figures(performance) == {"model": {"version": "m-2", "holdout_mae": 0.01}}
+
+
 def test_calibration_points_are_in_percent() -> None:
     accuracy = {"calibration": [{"mean_predicted": 0.031, "mean_actual": 0.045, "count": 4}]}
     assert views.calibration_points(accuracy) == [{"predicted %": 3.1, "actual %": 4.5, "posts": 4}]

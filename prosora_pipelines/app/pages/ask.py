@@ -32,7 +32,15 @@ with st.form("ask"):
         format_func=views.format_label,
         key="formats",
     )
-    variants = right.number_input("Variants per format", 1, 4, 3, key="variants")
+    variants = right.number_input("Variants per format", 3, 4, 3, key="variants")
+    with st.expander("More options"):
+        most = st.number_input(
+            "Evidence articles, at most (empty: as deep as the question needs)",
+            min_value=1,
+            max_value=20,
+            value=None,
+            key="max_evidence",
+        )
     asked = st.form_submit_button("Ask", type="primary", key="ask_submit")
 
 if asked:
@@ -42,7 +50,7 @@ if asked:
         st.warning("Pick at least one format.")
     else:
         st.session_state.pop(ANSWER, None)
-        options = {"formats": formats, "variants_per_format": int(variants)}
+        options = {"formats": formats, "variants_per_format": int(variants), "max_evidence": most}
         live = st.container()
         drafts: list[dict[str, Any]] = []
         try:

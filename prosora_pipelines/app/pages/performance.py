@@ -48,6 +48,10 @@ if report is not None:
     st.dataframe(views.accuracy_rows(report["by_format"], "format"), hide_index=True)
     st.subheader("Error by model version")
     st.dataframe(views.accuracy_rows(report["by_predictor"], "model version"), hide_index=True)
+    others = views.other_figures(report)
+    if others:
+        st.subheader("Model against the prior and the baselines")
+        st.json(others)
     curve = views.learning_curve(report)
     if curve:
         st.subheader("Learning curve")
