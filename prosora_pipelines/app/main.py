@@ -12,7 +12,7 @@ from prosora_pipelines.settings import get_settings
 
 PAGES = Path(__file__).parent / "pages"
 
-st.set_page_config(page_title="Prosora", page_icon="✍️", layout="wide")
+st.set_page_config(page_title="Prosora", page_icon=":material/edit:", layout="wide")
 
 if API_URL not in st.session_state:
     settings = get_settings()
@@ -40,13 +40,13 @@ if not st.session_state.get(API_TOKEN):
 
 navigation = st.navigation(
     [
-        st.Page(PAGES / "ask.py", title="Ask", icon="💬", default=True),
-        st.Page(PAGES / "history.py", title="History", icon="🗂️"),
-        st.Page(PAGES / "feedback.py", title="Feedback", icon="📈"),
-        st.Page(PAGES / "performance.py", title="Performance", icon="🎯"),
-        st.Page(PAGES / "trends.py", title="Trends and digest", icon="🔥"),
-        st.Page(PAGES / "sources.py", title="Sources", icon="📚"),
-        st.Page(PAGES / "profile.py", title="Profile", icon="🗣️"),
+        st.Page(PAGES / "ask.py", title="Ask", icon=":material/chat:", default=True),
+        st.Page(PAGES / "history.py", title="History", icon=":material/history:"),
+        st.Page(PAGES / "feedback.py", title="Feedback", icon=":material/edit_note:"),
+        st.Page(PAGES / "performance.py", title="Performance", icon=":material/insights:"),
+        st.Page(PAGES / "trends.py", title="Trends and digest", icon=":material/trending_up:"),
+        st.Page(PAGES / "sources.py", title="Sources", icon=":material/rss_feed:"),
+        st.Page(PAGES / "profile.py", title="Profile", icon=":material/record_voice_over:"),
     ]
 )
 with st.sidebar:

@@ -16,13 +16,25 @@ API_URL = "api_url"
 API_TOKEN = "api_token"
 
 
+CLIENT = "api_client"
+
+
 def client() -> ApiClient:
-    """The client for this session's API address and token (``main`` sets both)."""
-    return ApiClient(st.session_state[API_URL], st.session_state.get(API_TOKEN))
+    """The client for this session's API address and token (``main`` sets both), kept for
+    the session so its connections are reused, and replaced when either changes."""
+    wanted = (st.session_state[API_URL], st.session_state.get(API_TOKEN))
+    kept: tuple[tuple[str, str | None], ApiClient] | None = st.session_state.get(CLIENT)
+    if kept is not None and kept[0] == wanted:
+        return kept[1]
+    if kept is not None:
+        kept[1].close()
+    made = ApiClient(*wanted)
+    st.session_state[CLIENT] = (wanted, made)
+    return made
 
 
 def show_problem(problem: ApiRequestError) -> None:
-    st.error(problem.message, icon="⚠️")
+    st.error(problem.message, icon=":material/error:")
     if problem.details:
         st.markdown("\n".join(f"- {line}" for line in problem.details))
 

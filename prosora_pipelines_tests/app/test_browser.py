@@ -42,6 +42,8 @@ def _free_port() -> int:
 
 
 EMAIL = "browser@example.com"
+MARK_POSTED = "//button[.//p[text()='Mark posted']]"
+DRAFT = "[data-testid='stCode']"
 
 
 @pytest.fixture
@@ -108,15 +110,20 @@ def test_a_question_asked_in_chromium_renders_drafts_that_copy_exactly(
     )
     question.send_keys(QUERY_TEXT)
     browser.find_element(By.XPATH, "//button[.//p[text()='Ask']]").click()
+    # The finished answer (each draft can be marked posted), with every draft's text drawn.
     wait.until(
-        lambda driver: len(driver.find_elements(By.CSS_SELECTOR, "[data-testid='stCode']")) >= 3
+        lambda driver: (
+            len(driver.find_elements(By.XPATH, MARK_POSTED))
+            == len(driver.find_elements(By.CSS_SELECTOR, DRAFT))
+            >= 3
+        )
     )
     page = browser.find_element(By.TAG_NAME, "body").text
     assert "Evidence (" in page
     assert "LinkedIn post #1" in page
     assert "Predicted engagement" in page
     assert "Traceback" not in page
-    drafts = browser.find_elements(By.CSS_SELECTOR, "[data-testid='stCode']")
+    drafts = browser.find_elements(By.CSS_SELECTOR, DRAFT)
     assert all(draft.text.strip() for draft in drafts)
     # The copy button of a draft puts exactly the stored draft on the clipboard.
     ActionChains(browser).move_to_element(drafts[0]).perform()

@@ -11,6 +11,7 @@ from prosora_pipelines.app import views
 from prosora_pipelines.app.answer_view import (
     show_analysis,
     show_answer,
+    show_draft,
     show_evidence,
 )
 from prosora_pipelines.app.problems import ApiRequestError
@@ -51,10 +52,11 @@ if asked:
     else:
         st.session_state.pop(ANSWER, None)
         options = {"formats": formats, "variants_per_format": int(variants), "max_evidence": most}
-        live = st.container()
+        # What streams in is shown as it arrives, then replaced by the finished answer.
+        live = st.empty()
         drafts: list[dict[str, Any]] = []
         try:
-            with live.status("Answering…", expanded=True) as status:
+            with live.container(), st.status("Answering…", expanded=True) as status:
                 for name, payload in client().stream_query(question.strip(), options):
                     if name == "analysis":
                         st.write("Analysis")
@@ -66,12 +68,10 @@ if asked:
                         status.update(label="Drafting…")
                     elif name == "variant":
                         drafts.append(payload)
-                        st.write(
-                            f"Draft {len(drafts)}: {views.draft_heading(payload, len(drafts))}"
-                        )
+                        show_draft(payload, len(drafts), [], [], interactive=False)
                     elif name == "done":
                         st.session_state[ANSWER] = payload
-                status.update(label="Answered", state="complete", expanded=False)
+            live.empty()
         except ApiRequestError as problem:
             show_problem(problem)
 

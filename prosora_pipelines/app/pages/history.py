@@ -33,14 +33,13 @@ if page is not None:
     if not queries:
         st.info("No questions match these filters yet. Ask one on the Ask page.")
     else:
+        rows = views.history_rows(queries)
         st.dataframe(
-            views.history_rows(queries),
+            rows,
             hide_index=True,
             column_order=("asked", "question", "formats", "drafts", "status"),
         )
-        labels = {
-            row["id"]: f"{row['asked']} · {row['question']}" for row in views.history_rows(queries)
-        }
+        labels = {row["id"]: f"{row['asked']} · {row['question']}" for row in rows}
         chosen = st.selectbox(
             "Reopen", list(labels), format_func=labels.__getitem__, key="history_pick"
         )
