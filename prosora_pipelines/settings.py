@@ -291,6 +291,16 @@ class Settings(BaseSettings):
             self.home, self.storage_uri, endpoint=self.s3_endpoint, region=self.s3_region
         )
 
+    api_url: str = Field(
+        "http://127.0.0.1:8000",
+        pattern=r"^https?://[^\s]+$",
+        description="Where the writers' app (`prosora app`) finds the API.",
+    )
+    api_token: SecretStr | None = Field(
+        None,
+        description="The token the writers' app sends to the API; without one it asks for it.",
+    )
+
     def fetch_policy(self) -> FetchPolicy:
         """The fetch limits these settings ask for: the one place settings become a policy."""
         return FetchPolicy(

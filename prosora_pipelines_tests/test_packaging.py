@@ -43,7 +43,9 @@ def test_the_wheel_builds_quietly_with_its_data_files(tmp_path: Path) -> None:
     data_files = [
         path.relative_to(REPO_ROOT).as_posix()
         for path in package.rglob("*")
-        if path.is_file() and path.suffix in {".yaml", ".xml", ".html", ".mako"}
+        # Python files too: a folder of modules without __init__.py (such as the app's
+        # pages) is no package, and setuptools leaves it out silently.
+        if path.is_file() and path.suffix in {".py", ".yaml", ".xml", ".html", ".mako"}
     ]
     assert data_files
     assert sorted(set(data_files) - names) == []

@@ -16,6 +16,7 @@ from prosora_pipelines.cli.search import search
 from prosora_pipelines.cli.sources import sources_app
 from prosora_pipelines.cli.sql import sql
 from prosora_pipelines.cli.terminal import fail
+from prosora_pipelines.cli.web_app import app as web_app
 from prosora_pipelines.settings import get_settings, invalid_settings_message
 
 app = typer.Typer(help="Prosora Pipelines: self-hosted content intelligence.", no_args_is_help=True)
@@ -25,6 +26,7 @@ app.add_typer(token_app, name="token")
 app.add_typer(backup_app, name="backup")
 for command in (query, serve, materialize, demo, search, digest, sql):
     app.command()(command)
+app.command(name="app")(web_app)
 
 
 @app.callback()

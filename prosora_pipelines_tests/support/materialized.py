@@ -11,11 +11,8 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-import dagster as dg
 import pytest
 
-from prosora_pipelines.definitions import defs
-from prosora_pipelines.lib.index.embedding import load_embedder
 from prosora_pipelines.settings import get_settings
 
 
@@ -33,6 +30,12 @@ def materialized_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path
     sample (articles, article index, source health, trends), built once per session. The
     job loads the embedding model with the settings' arguments, and the query encoder the
     apps' query engines load from the home is exported here, so every app reuses both."""
+    # Imported here: every test session loads this plugin, few sessions use the fixture.
+    import dagster as dg
+
+    from prosora_pipelines.definitions import defs
+    from prosora_pipelines.lib.index.embedding import load_embedder
+
     root = tmp_path_factory.mktemp("api-materialized")
     home = root / "prosora-home"
     (root / "dagster-home").mkdir()
