@@ -276,12 +276,18 @@ def observation_rows(
                 "text": post.text,
                 **{name: getattr(features, name) for name in FEATURE_COLUMNS},
                 **{f"{KEY_PREFIX}{name}": keys.get(name) for name in PATTERN_FEATURES},
-                "embedding": vector_of[embedding_text(post.text)].astype(np.float32).tolist(),
             }
         )
-    return pl.DataFrame(
-        records, schema=observation_schema(), orient="row"
-    ) if records else empty_observations(), skipped
+    if not records:
+        return empty_observations(), skipped
+    schema = observation_schema()
+    embedding_type = schema.pop("embedding")
+    # The vectors go in as one matrix, not as Python lists of floats.
+    matrix = np.stack([vector_of[embedding_text(post.text)] for post in usable])
+    table = pl.DataFrame(records, schema=schema).with_columns(
+        pl.Series("embedding", matrix.astype(np.float32)).cast(embedding_type)
+    )
+    return table, skipped
 
 
 def observation_schema() -> dict[str, pl.DataType]:
@@ -365,7 +371,9 @@ def embedding_matrix(table: pl.DataFrame) -> npt.NDArray[np.float64]:
     """The observations' text embeddings as one matrix, a row per observation."""
     if not len(table):
         return np.zeros((0, 0))
-    return np.asarray(table["embedding"].to_list(), dtype=np.float64)
+    dimension = int(table["embedding"].list.len().max())  # type: ignore[arg-type]
+    column = table["embedding"].cast(pl.Array(pl.Float32(), dimension))
+    return column.to_numpy().astype(np.float64)
 
 
 def features_of(row: Mapping[str, Any]) -> PostFeatures:

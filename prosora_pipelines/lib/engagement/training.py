@@ -200,8 +200,7 @@ def prepare(table: pl.DataFrame) -> Prepared:
     """``table`` sorted by posting time, with its model inputs computed once."""
     ordered = table.sort("posted_at", "feedback_id")
     numeric = [
-        [numeric_values(features_of(row))[name] for name in NUMERIC_FEATURES]
-        for row in ordered.iter_rows(named=True)
+        list(numeric_values(features_of(row)).values()) for row in ordered.iter_rows(named=True)
     ]
     return Prepared(
         table=ordered,
