@@ -10,6 +10,7 @@ from pydantic_settings import SettingsError
 from prosora_pipelines.cli.api import serve, token_app
 from prosora_pipelines.cli.backup import backup_app
 from prosora_pipelines.cli.digest import digest
+from prosora_pipelines.cli.learning import feedback_app, learn, patterns
 from prosora_pipelines.cli.pipeline import demo, materialize
 from prosora_pipelines.cli.query import profile_app, query
 from prosora_pipelines.cli.search import search
@@ -24,7 +25,8 @@ app.add_typer(sources_app, name="sources")
 app.add_typer(profile_app, name="profile")
 app.add_typer(token_app, name="token")
 app.add_typer(backup_app, name="backup")
-for command in (query, serve, materialize, demo, search, digest, sql):
+app.add_typer(feedback_app, name="feedback")
+for command in (query, serve, materialize, demo, search, digest, sql, learn, patterns):
     app.command()(command)
 app.command(name="app")(web_app)
 
