@@ -12,7 +12,7 @@ stored config.
 import dagster as dg
 from dagster_celery import celery_executor
 
-from prosora_pipelines.defs.sources.assets import source_catalog
+from prosora_pipelines.defs.sources.automation import INGEST_SELECTION
 
 BROKER_URL_VARIABLE = "PROSORA_CELERY_BROKER_URL"
 CELERY_EXECUTOR_CONFIG = {"broker": {"env": BROKER_URL_VARIABLE}, "backend": "rpc://"}
@@ -21,7 +21,7 @@ CELERY_EXECUTOR_CONFIG = {"broker": {"env": BROKER_URL_VARIABLE}, "backend": "rp
 
 ingest_on_celery_job = dg.define_asset_job(
     name="ingest_on_celery",
-    selection=dg.AssetSelection.assets(source_catalog).downstream(),
+    selection=INGEST_SELECTION,
     executor_def=celery_executor.configured(CELERY_EXECUTOR_CONFIG),
     description="The ingest job with each step on a Celery worker; embedding steps on the "
     "gpu queue.",

@@ -137,7 +137,12 @@ def test_code_location_matches_snapshot(
     assert graph_snapshot(definitions) == snapshot(extension_class=JSONSnapshotExtension)
 
 
-LEARNING_ASSETS = {"engagement_observations", "learning_patterns", "engagement_model"}
+LEARNING_ASSETS = {
+    "engagement_observations",
+    "learning_patterns",
+    "engagement_model",
+    "embedding_finetune",
+}
 
 
 def test_ingest_job_selects_every_asset_but_learning(definitions: dg.Definitions) -> None:

@@ -18,12 +18,12 @@ from prosora_pipelines.lib.engagement.inbox import import_inbox
 
 engagement_job = dg.define_asset_job(
     name="engagement",
-    selection=dg.AssetSelection.assets(
-        engagement_observations, learning_patterns, engagement_model
-    ),
+    selection=dg.AssetSelection.assets(engagement_observations, learning_patterns, engagement_model)
+    | dg.AssetSelection.groups("training"),
     description=(
-        "Learn from recorded engagement: observations, learning patterns, and an engagement "
-        "model promoted only when it beats the current one."
+        "Learn from recorded engagement: observations, learning patterns, an engagement "
+        "model promoted only when it beats the current one, and (when enabled) a fine-tune "
+        "of the embedding model."
     ),
 )
 

@@ -6,9 +6,15 @@ from prosora_pipelines.defs.sources.assets import source_catalog
 from prosora_pipelines.defs.sources.resources import SourceCatalogResource
 from prosora_pipelines.lib.sources.catalog import CatalogError
 
+INGEST_SELECTION = dg.AssetSelection.assets(source_catalog).downstream() - dg.AssetSelection.groups(
+    "training"
+)
+"""The catalog and everything built from it, but not training (the learning job's, which
+learns from what ingest built but need not run every hour)."""
+
 ingest_job = dg.define_asset_job(
     name="ingest",
-    selection=dg.AssetSelection.assets(source_catalog).downstream(),
+    selection=INGEST_SELECTION,
     description="Catalog, fetching and everything built from it, in one process.",
     # What the production instance's run queue limits (deploy/dagster.yaml): one run at a
     # time writes the shared tables, and one at a time encodes on the accelerator.
