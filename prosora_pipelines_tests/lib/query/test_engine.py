@@ -74,7 +74,7 @@ def test_a_query_is_answered_and_stored_with_its_provenance(
         stored = session.get(Query, result.query_id)
         assert stored is not None
         assert stored.status == "completed"
-        assert stored.model_versions["generator"] == "extractive-1"
+        assert stored.model_versions["generator"] == "extractive-2"
         assert stored.model_versions["predictor"] == "engagement-prior-1"
         assert stored.model_versions["embedding"].startswith("all-MiniLM-L6-v2@")
         assert set(stored.metrics["timings_ms"]) == set(PHASES) - {"persistence"}
