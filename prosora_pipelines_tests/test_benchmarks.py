@@ -22,6 +22,7 @@ SCRIPTS = {
     "query.py": ((), "query, encoder cached"),
     "parser_agreement.py": ((), "agree with feedparser"),
     "retrieval.py": ((), "hybrid nDCG@10 ≥ plain dense"),
+    "draft_relevance.py": ((), "target citation precision"),
     # Its own limit is load plus 150 s, set for an idle machine; a smoke run may be slower.
     "api_load.py": (("--time-limit", "600"), "whole run"),
 }

@@ -8,7 +8,7 @@ construction (the engine checks anyway).
 1. Statements: only the request's on-topic statements (``relevance``): sentences of the
    evidence that read on their own and are close enough in meaning to the question. An
    article's off-topic sentences never enter a draft, however well the article ranked.
-2. Relevance: a statement's similarity to the question relative to the best one, blended
+2. Relevance: a statement's relevance to the question relative to the best one, blended
    80/20 with the rank score of the article it comes from.
 3. Selection: maximal marginal relevance, so each draft covers different facts and sources:
    a statement's score is its relevance plus the angle's preference (numbers for ``data``,
@@ -118,7 +118,7 @@ def scored_sentences(
     if not statements:
         return []
     by_ref = {item.ref: item for item in evidence}
-    best_similarity = max(s.similarity for s in statements) or 1.0
+    best_relevance = max(s.relevance for s in statements) or 1.0
     best_score = max(item.score for item in evidence) or 1.0
     dated = [item.published_at for item in evidence if item.published_at is not None]
     newest = max(dated) if dated else None
@@ -127,7 +127,7 @@ def scored_sentences(
             text=statement.text,
             ref=statement.ref,
             position=statement.position,
-            relevance=0.8 * statement.similarity / best_similarity
+            relevance=0.8 * statement.relevance / best_relevance
             + 0.2 * by_ref[statement.ref].score / best_score,
             has_number=bool(_DIGIT.search(statement.text)),
             contrast=not CONTRAST_WORDS.isdisjoint(words_of(statement.text)),

@@ -10,12 +10,15 @@ sentence. So every sentence a draft or an answer may use is judged twice, on its
    statement, when that sentence is whole and does not lean itself; otherwise it is skipped.
    A sentence that speaks for its publisher ("We reviewed...") is skipped: quoted in a
    user's draft, "we" would be the user.
-2. It speaks to the question. Each statement is embedded with the project's encoder and
-   compared (cosine) with the question: the query's vector plus the vector of its analysed
-   keywords, normalized. Only statements at or above ``ON_TOPIC_SIMILARITY`` may enter a
-   draft or an answer. The threshold is chosen on the tuning half of the labelled queries
-   over the real feeds (``benchmarks/draft_relevance.py --tune``) and reported on the other
-   half.
+2. It speaks to the question. Each statement and each article title is embedded with the
+   project's encoder and compared (cosine) with the question: the query's vector plus the
+   vector of its analysed keywords, normalized. A statement's relevance is the mean of its
+   own similarity and its article's title similarity, because a sentence that merely sounds
+   like the question ("The Super Bowl wasn't the only event...") is mostly found in an
+   article about something else. Only statements whose relevance reaches
+   ``ON_TOPIC_SIMILARITY`` and whose own similarity reaches ``STATEMENT_FLOOR`` may enter a
+   draft or an answer. Both are chosen on the tuning half of the labelled queries over the
+   real feeds (``benchmarks/draft_relevance.py --tune``) and reported on the other half.
 
 How much survives says how well the evidence covers the question (``Coverage``): enough
 statements from more than one article, a thin few, or none; thin and missing evidence is
@@ -41,7 +44,8 @@ from prosora_pipelines.lib.query.words import STOP_WORDS, content_words
 from prosora_pipelines.lib.query.words import words as words_of
 
 # Chosen on the tuning half of the labelled real-feed queries; see the module docstring.
-ON_TOPIC_SIMILARITY = 0.45
+ON_TOPIC_SIMILARITY = 0.48
+STATEMENT_FLOOR = 0.3
 MIN_SENTENCE = 40
 MAX_SENTENCE = 240
 # A statement of two sentences may be longer than one sentence, but still fits a draft line.
@@ -94,7 +98,13 @@ class Statement:
     # The positions of its first and last sentence in the passage.
     first: int
     position: int
+    # Cosine similarity of the statement, and of its article's title, to the question.
     similarity: float
+    article_similarity: float
+
+    @property
+    def relevance(self) -> float:
+        return (self.similarity + self.article_similarity) / 2
 
 
 def split_sentences(passage: str) -> list[str]:
@@ -107,8 +117,12 @@ def split_sentences(passage: str) -> list[str]:
     ]
 
 
+_REFERENCE = re.compile(r"https?://|www\.|doi\.org|^\(\d{4}\)")
+
+
 def _whole(text: str, voice: Voice) -> bool:
-    """A complete sentence of a usable length, quotes balanced, free of avoided phrases."""
+    """A complete sentence of a usable length, quotes balanced, free of avoided phrases and
+    not a reference (a link, a bibliography entry)."""
     whole = text[:1].isupper() or text[:1] in '“"(' or text[:1].isdigit()
     ends = text.rstrip('"”’)')[-1:] in (".", "!", "?")
     quotes_balanced = (text.count("“") == text.count("”")) and text.count('"') % 2 == 0
@@ -118,6 +132,7 @@ def _whole(text: str, voice: Voice) -> bool:
         and quotes_balanced
         and MIN_SENTENCE <= len(text) <= MAX_SENTENCE
         and not voice.avoided_phrases_in(text)
+        and not _REFERENCE.search(text)
     )
 
 
@@ -190,21 +205,39 @@ def scored_statements(
     candidates = standalone_statements(evidence, voice)
     if not candidates:
         return []
-    vectors = embedder.encode_queries([text for _, _, _, text in candidates])
+    vectors = embedder.encode_queries(
+        [text for _, _, _, text in candidates] + [item.title for item in evidence]
+    )
     similarities = vectors @ question
+    titles = dict(
+        zip(
+            (item.ref for item in evidence),
+            similarities[len(candidates) :].tolist(),
+            strict=True,
+        )
+    )
     return [
-        Statement(text=text, ref=ref, first=first, position=last, similarity=float(similarity))
-        for (ref, first, last, text), similarity in zip(candidates, similarities, strict=True)
+        Statement(
+            text=text,
+            ref=ref,
+            first=first,
+            position=last,
+            similarity=float(similarity),
+            article_similarity=titles[ref],
+        )
+        for (ref, first, last, text), similarity in zip(
+            candidates, similarities[: len(candidates)], strict=True
+        )
     ]
 
 
 def on_topic(statements: Sequence[Statement], threshold: float) -> tuple[Statement, ...]:
-    """The statements relevant to the question on their own (step 2), most similar first;
+    """The statements relevant to the question (step 2), most relevant first;
     a sentence appears in one of them only (alone or with the one before it, whichever is
     closer to the question)."""
     ranked = sorted(
-        (s for s in statements if s.similarity >= threshold),
-        key=lambda s: (-s.similarity, s.ref, s.position),
+        (s for s in statements if s.relevance >= threshold and s.similarity >= STATEMENT_FLOOR),
+        key=lambda s: (-s.relevance, s.ref, s.position),
     )
     used: set[tuple[int, int]] = set()
     kept: list[Statement] = []
@@ -279,7 +312,8 @@ def coverage(
         return Coverage("none", 0, 0, message, tuple(suggestions))
     message = (
         f"thin evidence: only {len(statements)} sentence{'s' if len(statements) != 1 else ''}"
-        f" from {articles} article{'s' if articles != 1 else ''} speak to this question,"
+        f" from {articles} article{'s' if articles != 1 else ''}"
+        f" {'speaks' if len(statements) == 1 else 'speak'} to this question,"
         " so the drafts are fewer and shorter"
     )
     return Coverage("thin", len(statements), articles, message, tuple(suggestions))

@@ -95,7 +95,7 @@ REQUEST = DraftRequest(
     hook_order=HOOK_TYPES,
     # What the engine finds on the question; here every sentence of the evidence.
     statements=tuple(
-        Statement(text=text, ref=item.ref, first=position, position=position, similarity=1.0)
+        Statement(text, item.ref, position, position, similarity=1.0, article_similarity=1.0)
         for item in EVIDENCE
         for position, text in enumerate(split_sentences(item.passage))
     ),

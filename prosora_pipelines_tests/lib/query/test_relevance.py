@@ -89,12 +89,14 @@ def test_a_leaning_sentence_comes_with_the_one_before_it_or_not_at_all() -> None
 
 def test_each_sentence_enters_in_one_statement_only() -> None:
     statements = [
-        Statement(text="pair", ref=1, first=0, position=1, similarity=0.7),
-        Statement(text="first alone", ref=1, first=0, position=0, similarity=0.6),
-        Statement(text="other", ref=2, first=0, position=0, similarity=0.5),
-        Statement(text="too far", ref=2, first=1, position=1, similarity=0.1),
+        Statement("pair", ref=1, first=0, position=1, similarity=0.7, article_similarity=0.5),
+        Statement("first alone", 1, 0, 0, similarity=0.6, article_similarity=0.5),
+        Statement("other", ref=2, first=0, position=0, similarity=0.5, article_similarity=0.4),
+        Statement("off", ref=2, first=1, position=1, similarity=0.1, article_similarity=0.4),
+        # Close to the question in an article about something else.
+        Statement("elsewhere", ref=3, first=0, position=0, similarity=0.5, article_similarity=0.0),
     ]
-    assert [s.text for s in on_topic(statements, 0.3)] == ["pair", "other"]
+    assert [s.text for s in on_topic(statements, 0.4)] == ["pair", "other"]
 
 
 def test_hashtags_come_from_the_cited_articles_not_the_query() -> None:
@@ -119,13 +121,13 @@ def test_thin_and_missing_evidence_say_so_with_searches_and_sources() -> None:
     )
     thin = coverage(analysis, evidence, [one])
     assert thin.level == "thin" and thin.message is not None
-    assert thin.message.startswith("thin evidence: only 1 sentence from 1 article")
+    assert thin.message.startswith("thin evidence: only 1 sentence from 1 article speaks")
     assert "search: neobanks" in thin.suggestions
     assert "source: source-1 covers it most closely" in thin.suggestions
     none = coverage(analysis, evidence, [])
     assert none.level == "none" and none.suggestions
     assert none.message is not None and "does not speak to this question" in none.message
-    ample = coverage(analysis, evidence, [one, one, one, Statement("b", 2, 0, 0, 0.5)])
+    ample = coverage(analysis, evidence, [one, one, one, Statement("b", 2, 0, 0, 0.5, 0.5)])
     assert ample.level == "ample" and ample.message is None and ample.suggestions == ()
 
 
@@ -140,7 +142,7 @@ def test_lessons_from_failed_neobanks_stays_on_the_question(
     analysis = analyze_query(text, embedder, vector)
     evidence = tuple(gather_evidence(table, text, vector, analysis))
     statements = relevant_statements(embedder, vector, analysis, evidence, VOICE)
-    assert all(s.similarity >= ON_TOPIC_SIMILARITY for s in statements)
+    assert all(s.relevance >= ON_TOPIC_SIMILARITY for s in statements)
     generation = ExtractiveGenerator().generate(
         DraftRequest(
             query=text,
