@@ -116,9 +116,7 @@ def test_thin_and_missing_evidence_say_so_with_searches_and_sources() -> None:
         keywords=["lessons", "failed", "neobanks"],
     )
     evidence = [_evidence(1, "x"), _evidence(2, "y")]
-    one = Statement(
-        text="Neobanks lost deposits in 2023.", ref=1, first=0, position=0, similarity=0.6
-    )
+    one = Statement("Neobanks lost deposits in 2023.", 1, 0, 0, 0.6, 0.6)
     thin = coverage(analysis, evidence, [one])
     assert thin.level == "thin" and thin.message is not None
     assert thin.message.startswith("thin evidence: only 1 sentence from 1 article speaks")
