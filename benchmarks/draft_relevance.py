@@ -167,7 +167,8 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="draft-relevance-") as scratch:
         home = Path(scratch)
         build_index(home, articles, embedder)
-        print(f"corpus: {articles.height} articles from {feeds}")
+        quick = " (--quick slice: figures mean nothing)" if arguments.quick else ""
+        print(f"corpus: {articles.height} articles from {feeds}{quick}")
         halves = {split: [q for q in queries if q.split is split] for split in Split}
         if arguments.tune:
             tune(home, embedder, halves[Split.TUNING])

@@ -225,10 +225,18 @@ class _Angle:
     sentences: list[Sentence]
     evidence: dict[int, Evidence]
 
+    def opening(self) -> Sentence | None:
+        """The statement the data and contrarian hooks open with: the first chosen one short
+        enough for a hook line."""
+        if self.hook not in ("data", "contrarian"):
+            return None
+        return next((s for s in self.sentences if len(s.text) <= MAX_HOOK_SENTENCE), None)
+
     def hook_line(self, max_characters: int) -> Hook:
         first = self.sentences[0]
-        if self.hook in ("data", "contrarian") and len(first.text) <= max_characters:
-            return Hook(text=first.text, refs=[first.ref])
+        opening = self.opening()
+        if opening is not None:
+            return Hook(text=opening.text, refs=[opening.ref])
         if self.hook == "story":
             title = self.evidence[first.ref].title
             line = f"It starts with one headline: “{title}”"
@@ -240,10 +248,9 @@ class _Angle:
         return Hook(text=f"{topic}: what should {self.voice.audience} take from the reporting?")
 
     def body(self) -> list[Sentence]:
-        """The sentences after the hook (the data and contrarian hooks used the first one)."""
-        if self.hook in ("data", "contrarian") and len(self.sentences[0].text) <= MAX_HOOK_SENTENCE:
-            return self.sentences[1:]
-        return self.sentences
+        """The sentences the hook did not open with."""
+        opening = self.opening()
+        return [s for s in self.sentences if s is not opening]
 
     def claims(self, sentences: Sequence[Sentence], with_lead_in: bool = True) -> list[Claim]:
         lead_in = self.voice.lead_in(self.variant) if with_lead_in else None
