@@ -23,6 +23,8 @@ SCRIPTS = {
     "parser_agreement.py": ((), "agree with feedparser"),
     "scale.py": ((), "ingest_on_celery (dagster job execute, 1 worker)"),
     "learning.py": ((), "Hold-out metrics against the number of observations"),
+    "retrieval.py": ((), "hybrid nDCG@10 ≥ plain dense"),
+    "draft_relevance.py": ((), "target citation precision"),
     # Its own limit is load plus 150 s, set for an idle machine; a smoke run may be slower.
     "api_load.py": (("--time-limit", "600"), "whole run"),
 }

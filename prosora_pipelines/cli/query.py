@@ -52,7 +52,8 @@ def user_session(email: str | None) -> Iterator[tuple[Session, User]]:
 
 
 def print_result(result: QueryResult) -> None:
-    """The answer as a person reads it: analysis, evidence, then each draft."""
+    """The answer as a person reads it: analysis, what is missing, the direct answer to a
+    question, evidence, then each draft."""
     analysis = result.analysis
     domains = ", ".join(f"{name} {weight:.0%}" for name, weight in analysis.domains.items())
     console.print(
@@ -62,6 +63,17 @@ def print_result(result: QueryResult) -> None:
     )
     if result.degraded_reason:
         console.print(f"[yellow]{result.status}: {result.degraded_reason}[/yellow]")
+    for suggestion in result.suggestions:
+        console.print(f"[yellow]try {suggestion}[/yellow]")
+    if result.answer is not None:
+        answer = result.answer
+        citations = "\n".join(f"[{c.ref}] {c.title} — {c.url}" for c in answer.citations)
+        body = answer.text or answer.message or ""
+        if answer.text and answer.message:
+            body += f"\n\n[yellow]{answer.message}[/yellow]"
+        console.print(
+            Panel(f"{body}\n\n[dim]{citations}[/dim]" if citations else body, title="Answer")
+        )
     evidence = Table(title="Evidence")
     for column in ("#", "source", "tier", "published", "title"):
         evidence.add_column(column)

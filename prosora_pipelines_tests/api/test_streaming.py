@@ -62,8 +62,9 @@ def test_a_streamed_query_sends_each_phase_then_the_stored_result(api: Api) -> N
         events = list(_events(response.iter_lines()))
 
     names = [event.name for event in events]
-    assert names == ["analysis", "evidence", "variant", "variant", "variant", "done"], names
-    analysis, evidence, *variants, done = (event.data for event in events)
+    # The query is a topic with no format named, so it is answered directly before the drafts.
+    assert names == ["analysis", "evidence", "answer", "variant", "variant", "variant", "done"]
+    analysis, evidence, answer, *variants, done = (event.data for event in events)
     assert analysis["intent"] and analysis["keywords"]
     assert isinstance(evidence, list) and evidence
     assert all(item["ref"] >= 1 and item["url"].startswith("https://") for item in evidence)
@@ -75,6 +76,8 @@ def test_a_streamed_query_sends_each_phase_then_the_stored_result(api: Api) -> N
     assert done["status"] == "completed"
     assert [variant["id"] for variant in done["variants"]] == [v["id"] for v in variants]
     assert done["analysis"] == analysis and done["evidence"] == evidence
+    assert done["answer"] == answer and answer["sentences"]
+    assert {citation["ref"] for citation in answer["citations"]} <= refs
 
     stored = alice.get(f"/queries/{done['query_id']}")
     assert stored.status_code == 200, stored.text

@@ -186,8 +186,9 @@ def _event(name: str, payload: Any) -> ServerSentEvent:
     responses=json_error_responses(),
     summary="Answer a query as Server-Sent Events",
     description=(
-        "Events, in order: `analysis`, `evidence`, one `variant` per draft, then `done` (the "
-        "whole stored result) or `error` (the error envelope). A comment line is sent as a "
+        "Events, in order: `analysis`, `evidence`, `answer` (the direct answer, for a question "
+        "asked as a question), one `variant` per draft, then `done` (the whole stored result) "
+        "or `error` (the error envelope). A comment line is sent as a "
         "heartbeat every 15 s of silence. When the client goes away before drafting, the "
         "drafting is skipped; the query is stored either way."
     ),

@@ -8,8 +8,9 @@ words. Every claim names the evidence it rests on (``refs``, the 1-based numbers
 Format rules (``format_violations`` checks them on the rendered text):
 
 - ``linkedin_post``: at most 3,000 characters; a hook line of at most 210 characters (what
-  LinkedIn shows before "see more"), a body, a takeaway and at most 5 hashtags.
-- ``x_thread``: numbered posts (``1/6``), each at most 280 characters.
+  LinkedIn shows before "see more"), a body, an optional takeaway and at most 5 hashtags.
+- ``x_thread``: numbered posts (``1/6``), each at most 280 characters; the closing post is
+  optional.
 - ``blog_outline``: a ``#`` title and at least two ``##`` sections, each with its
   ``Evidence:`` line naming the articles behind it.
 """
@@ -62,14 +63,14 @@ class Hook(_Content):
 class LinkedInPostContent(_Content):
     hook: Hook
     body: list[Claim] = Field(min_length=1, max_length=6)
-    takeaway: Line
+    takeaway: Line | None = None
     hashtags: list[Hashtag] = Field(default_factory=list, max_length=MAX_HASHTAGS)
 
 
 class XThreadContent(_Content):
     hook: Hook
     posts: list[Claim] = Field(min_length=1, max_length=10)
-    closing: Line
+    closing: Line | None = None
 
 
 class BlogSection(_Content):
@@ -118,14 +119,18 @@ def _marked(claim: Claim | Hook) -> str:
 
 
 def _render_linkedin(content: LinkedInPostContent) -> str:
-    parts = [_marked(content.hook), *(_marked(claim) for claim in content.body), content.takeaway]
+    parts = [_marked(content.hook), *(_marked(claim) for claim in content.body)]
+    if content.takeaway:
+        parts.append(content.takeaway)
     if content.hashtags:
         parts.append(" ".join(content.hashtags))
     return "\n\n".join(parts)
 
 
 def _render_thread(content: XThreadContent) -> str:
-    posts = [_marked(content.hook), *(_marked(claim) for claim in content.posts), content.closing]
+    posts = [_marked(content.hook), *(_marked(claim) for claim in content.posts)]
+    if content.closing:
+        posts.append(content.closing)
     return "\n\n".join(f"{n}/{len(posts)} {post}" for n, post in enumerate(posts, start=1))
 
 
@@ -162,8 +167,8 @@ def format_violations(fmt: ContentFormat, text: str) -> list[str]:
             problems.append(f"no hook line of at most {LINKEDIN_MAX_HOOK_CHARACTERS} characters")
         hashtags = re.findall(r"(?<!\S)#\w+", text)
         body = [part for part in paragraphs if not part.startswith("#")]
-        if len(body) < 3:
-            problems.append("needs a hook, a body and a takeaway")
+        if len(body) < 2:
+            problems.append("needs a hook and a body")
         if len(hashtags) > MAX_HASHTAGS:
             problems.append(f"{len(hashtags)} hashtags, over {MAX_HASHTAGS}")
     elif fmt == "x_thread":

@@ -50,13 +50,22 @@ from prosora_pipelines.lib.index.search import SearchFilters
 from prosora_pipelines.lib.index.vector_store import CurrentIndex, IndexUnavailableError
 from prosora_pipelines.lib.llm.chat import TokenUsage
 from prosora_pipelines.lib.query.analysis import QueryAnalysis, analyze_query
+from prosora_pipelines.lib.query.direct_answer import DirectAnswer, direct_answer
 from prosora_pipelines.lib.query.drafts import Draft
 from prosora_pipelines.lib.query.evidence import Evidence, evidence_json, gather_evidence
 from prosora_pipelines.lib.query.generation import DraftRequest, Generator
 from prosora_pipelines.lib.query.grounding import ungrounded_facts
 from prosora_pipelines.lib.query.learned_preferences import Preferences, preferences
 from prosora_pipelines.lib.query.prediction import EngagementPredictor, Prediction
+from prosora_pipelines.lib.query.relevance import (
+    ON_TOPIC_SIMILARITY,
+    Coverage,
+    coverage,
+    relevant_statements,
+)
 from prosora_pipelines.lib.query.responses import (
+    AnswerOut,
+    AnswerSentenceOut,
     CitationOut,
     PredictionOut,
     QueryResult,
@@ -101,8 +110,9 @@ def _ignore(_event: str, _payload: Any) -> None:
 @dataclass
 class QueryProgress:
     """How a caller follows a query while it runs and stops it early (the API's event
-    stream): ``emit`` receives ``("analysis", QueryAnalysis)``, ``("evidence", [...])`` and
-    one ``("variant", VariantOut)`` per stored variant, from the thread running the query;
+    stream): ``emit`` receives ``("analysis", QueryAnalysis)``, ``("evidence", [...])``, for a
+    question ``("answer", AnswerOut)``, and one ``("variant", VariantOut)`` per stored
+    variant, from the thread running the query;
     setting ``cancel`` before drafting skips the drafting, and the query is stored as
     ``partial`` with the reason."""
 
@@ -212,13 +222,16 @@ class UserVoice:
 
 @dataclass(frozen=True)
 class Drafted:
-    """Phase 4, drafting: the drafts that passed the checks, and why the others did not."""
+    """Phase 4, drafting: the drafts that passed the checks, and why the others did not;
+    how well the evidence covers the question, and the direct answer to a question."""
 
     drafts: tuple[Draft, ...]
     rejected: tuple[str, ...]
     degraded_reason: str | None
     generator: str
     usage: TokenUsage
+    coverage: Coverage | None = None
+    answer: DirectAnswer | None = None
 
 
 @dataclass(frozen=True)
@@ -247,6 +260,14 @@ class Answer:
     def citations(self, draft: Draft) -> list[CitationOut]:
         by_ref = self.found.by_ref
         return [CitationOut.of(by_ref[ref]) for ref in draft.refs]
+
+    @property
+    def suggestions(self) -> list[str]:
+        covered = self.drafted.coverage
+        return list(covered.suggestions) if covered else []
+
+    def answer_out(self) -> AnswerOut | None:
+        return answer_out(self.drafted.answer, self.found)
 
 
 @dataclass(frozen=True)
@@ -289,6 +310,31 @@ def checked_drafts(
     return kept, rejected
 
 
+def answer_out(answer: DirectAnswer | None, found: Found) -> AnswerOut | None:
+    """The direct answer as the API returns it, with its citations."""
+    if answer is None:
+        return None
+    by_ref = found.by_ref
+    return AnswerOut(
+        status=answer.status,
+        text=answer.text,
+        sentences=[AnswerSentenceOut(text=s.text, refs=[s.ref]) for s in answer.sentences],
+        citations=[CitationOut.of(by_ref[ref]) for ref in answer.refs],
+        message=answer.message,
+    )
+
+
+def grounded_answer(answer: DirectAnswer, found: Found) -> DirectAnswer:
+    """``answer`` without any sentence whose numbers or quotations its article lacks."""
+    by_ref = found.by_ref
+    kept = tuple(
+        sentence
+        for sentence in answer.sentences
+        if not ungrounded_facts(sentence.text, [by_ref[sentence.ref].text])
+    )
+    return DirectAnswer(answer.status, kept, answer.message)
+
+
 def query_result(
     user_id: uuid.UUID,
     answer: Answer,
@@ -307,6 +353,8 @@ def query_result(
         degraded_reason=drafted.degraded_reason,
         analysis=answer.analyzed.analysis,
         evidence=evidence_json(answer.found.evidence),
+        answer=answer.answer_out(),
+        suggestions=answer.suggestions,
         variants=[
             VariantOut(
                 id=variant_id,
@@ -347,7 +395,10 @@ class QueryEngine:
         generator: Generator,
         predictor: EngagementPredictor,
         refiner: AnalysisRefiner | None = None,
+        on_topic_similarity: float = ON_TOPIC_SIMILARITY,
     ) -> None:
+        """``on_topic_similarity``: how close in meaning to the question an evidence sentence
+        must be to enter a draft or an answer (see ``relevance``)."""
         self.embedder = embedder
         self.index = index
         self.sessions = sessions
@@ -355,6 +406,7 @@ class QueryEngine:
         self.generator = generator
         self.predictor = predictor
         self.refiner = refiner
+        self.on_topic_similarity = on_topic_similarity
 
     def warm_up(self) -> None:
         """Do the one-off work (prototype vectors, opening the index) before the first query,
@@ -401,6 +453,8 @@ class QueryEngine:
             user_voice = self._voice(user_id)
         with clock.phase("drafting"):
             drafted = self._draft(text, options, analyzed, found, user_voice, progress.cancel)
+        if drafted.answer is not None:
+            progress.report("answer", answer_out(drafted.answer, found))
         with clock.phase("prediction"):
             predictions = tuple(self.predictor.predict(d, found.evidence) for d in drafted.drafts)
         answer = Answer(
@@ -470,6 +524,22 @@ class QueryEngine:
         reason = _not_drafting(found, cancel)
         if reason is not None:
             return Drafted((), (), reason, self.generator.name, TokenUsage())
+        statements = relevant_statements(
+            self.embedder,
+            analyzed.vector,
+            analyzed.analysis,
+            found.evidence,
+            user_voice.voice,
+            self.on_topic_similarity,
+        )
+        covered = coverage(analyzed.analysis, found.evidence, statements)
+        answer = None
+        if analyzed.analysis.intent == "comprehensive":
+            answer = grounded_answer(direct_answer(statements, covered), found)
+        if covered.level == "none":
+            return Drafted(
+                (), (), covered.message, self.generator.name, TokenUsage(), covered, answer
+            )
         generation = self.generator.generate(
             DraftRequest(
                 query=text,
@@ -479,15 +549,19 @@ class QueryEngine:
                 formats=_formats(options, analyzed.analysis, user_voice.default_formats),
                 variants_per_format=options.variants_per_format,
                 hook_order=user_voice.preferences.hook_order,
+                statements=statements,
             )
         )
         drafts, rejected = checked_drafts(generation.drafts, found, user_voice.voice)
+        reasons = [r for r in (covered.message, generation.degraded_reason) if r]
         return Drafted(
             drafts=tuple(drafts),
             rejected=(*generation.rejected, *rejected),
-            degraded_reason=generation.degraded_reason,
+            degraded_reason="; ".join(reasons) or None,
             generator=generation.generator,
             usage=generation.usage,
+            coverage=covered,
+            answer=answer,
         )
 
     def _model_versions(
@@ -504,6 +578,8 @@ class QueryEngine:
         self, user_id: uuid.UUID, answer: Answer, clock: _Clock, created_at: datetime
     ) -> Stored:
         drafted, prefs, usage = answer.drafted, answer.user_voice.preferences, answer.usage
+        direct = answer.answer_out()
+        answer_json = direct.model_dump(mode="json") if direct else None
         with self.sessions.begin() as session:
             stored = record_query(
                 session,
@@ -516,6 +592,8 @@ class QueryEngine:
                         "evidence": evidence_json(answer.found.evidence),
                         "rejected": list(drafted.rejected),
                         "degraded_reason": drafted.degraded_reason,
+                        "answer": answer_json,
+                        "suggestions": answer.suggestions,
                         "patterns_applied": [str(i) for i in prefs.applied],
                         "patterns_ignored": list(prefs.ignored),
                     },

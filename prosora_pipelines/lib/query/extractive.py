@@ -1,31 +1,31 @@
 """The extractive generator: drafts composed from the evidence's own sentences, no LLM.
 
 Facts come only from the evidence, word for word; the generator adds nothing but framing
-(hook questions, lead-ins, takeaways, headings), and that framing holds no numbers or
-quotations of its own, so its drafts pass the grounding check by construction (the engine
-checks anyway).
+(hook questions, lead-ins, the closing line from the user's frameworks, headings), and that
+framing holds no numbers or quotations of its own, so its drafts pass the grounding check by
+construction (the engine checks anyway).
 
-1. Sentences: each evidence passage is split into sentences. A sentence is usable when it
-   is whole (a capital first, end punctuation last; chunk edges cut sentences), 40 to 240
-   characters (so a numbered thread post with its markers stays under 280), has balanced
-   quotation marks, does not lean on the sentence before it ("This", "They", "But": out
-   of its place it would not make sense), and holds no phrase the user avoids.
-2. Relevance: the query's keywords found in the sentence, each weighted by its inverse
-   document frequency over all usable sentences and divided by the square root of the
-   sentence's length in content words, normalized to 0..1; blended 60/40 with the rank
-   score of the article it comes from.
+1. Statements: only the request's on-topic statements (``relevance``): sentences of the
+   evidence that read on their own and are close enough in meaning to the question. An
+   article's off-topic sentences never enter a draft, however well the article ranked.
+2. Relevance: a statement's relevance to the question relative to the best one, blended
+   80/20 with the rank score of the article it comes from.
 3. Selection: maximal marginal relevance, so each draft covers different facts and sources:
-   a sentence's score is its relevance plus the angle's preference (numbers for ``data``,
+   a statement's score is its relevance plus the angle's preference (numbers for ``data``,
    contrast words for ``contrarian``, recent articles for ``story``), minus its word overlap
-   with sentences already chosen and a penalty per sentence already taken from its article.
+   with statements already chosen and a penalty per statement already taken from its
+   article. Nothing pads a selection: a draft has only as many statements as speak to the
+   question.
 4. Each hook is one angle; each format has a template per angle (see ``_linkedin``,
-   ``_thread`` and ``_outline``). Ties break on the evidence order and the text, so the same
-   inputs always give the same drafts.
+   ``_thread`` and ``_outline``). Thin evidence (fewer than ``AMPLE_STATEMENTS``) gets at
+   most ``THIN_VARIANTS`` variants per format. The closing line comes from the user's
+   frameworks or is left out; hashtags come from the cited articles' domains and titles.
+   Ties break on the evidence order and the text, so the same inputs always give the same
+   drafts.
 """
 
 from __future__ import annotations
 
-import math
 import re
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -49,32 +49,30 @@ from prosora_pipelines.lib.query.drafts import (
 )
 from prosora_pipelines.lib.query.evidence import Evidence
 from prosora_pipelines.lib.query.generation import DraftRequest, Generation
+from prosora_pipelines.lib.query.relevance import (
+    AMPLE_STATEMENTS,
+    Statement,
+    evidence_hashtags,
+)
 from prosora_pipelines.lib.query.voice import Voice
 from prosora_pipelines.lib.query.words import content_words
 from prosora_pipelines.lib.query.words import words as words_of
 
 GENERATOR_NAME = "extractive"
-GENERATOR_VERSION = "extractive-1"
-MIN_SENTENCE = 40
-MAX_SENTENCE = 240
+GENERATOR_VERSION = "extractive-2"
 MAX_HOOK_SENTENCE = 190
+# A thread post holds one statement with its number and markers in 280 characters.
+MAX_THREAD_STATEMENT = 250
+THIN_VARIANTS = 2
 # Recency for the story angle: relative to the newest article in the evidence.
 STORY_HALF_LIFE_DAYS = 30.0
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])[\"”’)]?\s+(?=[\"“(]?[A-Z0-9])")
 _DIGIT = re.compile(r"\d")
-# Headings and paragraphs end where a line does, or (once flattened) at a run of spaces.
-_BLOCK_END = re.compile(r"\n+|\s{2,}")
 _REQUEST = re.compile(
     r"^\s*(?:please\s+)?(?:write|draft|create|compose|make|give\s+me|outline|turn|prepare)\b"
     r".*?\b(?:about|on|regarding|covering)\s+(.+)$",
     re.IGNORECASE,
 )
-_LEANING_OPENERS_TEXT = """
-this that these those it its they them their he she his her such but and or so also then
-there here which
-"""
-LEANING_OPENERS = frozenset(_LEANING_OPENERS_TEXT.split())
 CONTRAST_WORDS = frozenset(
     {
         "but",
@@ -113,69 +111,32 @@ class Sentence:
     words: frozenset[str]
 
 
-def split_sentences(passage: str) -> list[str]:
-    """The passage's sentences, including the cut-off ones at its edges."""
-    return [
-        sentence.strip()
-        for block in _BLOCK_END.split(passage)
-        for sentence in _SENTENCE_END.split(block)
-        if sentence.strip()
-    ]
-
-
-def _usable(text: str, voice: Voice) -> bool:
-    first_word = text.split(" ", 1)[0].strip('“"(,').lower()
-    whole = text[:1].isupper() or text[:1] in '“"(' or text[:1].isdigit()
-    ends = text.rstrip('"”’)')[-1:] in (".", "!", "?")
-    quotes_balanced = (text.count("“") == text.count("”")) and text.count('"') % 2 == 0
-    return (
-        whole
-        and ends
-        and quotes_balanced
-        and MIN_SENTENCE <= len(text) <= MAX_SENTENCE
-        and first_word not in LEANING_OPENERS
-        and not voice.avoided_phrases_in(text)
-    )
-
-
-def usable_sentences(
-    evidence: Sequence[Evidence], keywords: Sequence[str], voice: Voice
+def scored_sentences(
+    statements: Sequence[Statement], evidence: Sequence[Evidence]
 ) -> list[Sentence]:
-    """Every usable sentence of the evidence, scored for relevance (steps 1 and 2)."""
-    raw = [
-        (item, position, text)
-        for item in evidence
-        for position, text in enumerate(split_sentences(item.passage))
-        if _usable(text, voice)
-    ]
-    if not raw:
+    """The on-topic statements, scored for selection (step 2)."""
+    if not statements:
         return []
-    word_sets = [frozenset(content_words(text)) for _, _, text in raw]
-    frequency = Counter(word for words in word_sets for word in words)
-    idf = {word: math.log(1 + len(raw) / (1 + count)) for word, count in frequency.items()}
-    wanted = set(keywords)
-    matches = [
-        sum(idf[word] for word in words & wanted) / math.sqrt(max(len(words), 1))
-        for words in word_sets
-    ]
-    best_match = max(matches) or 1.0
+    by_ref = {item.ref: item for item in evidence}
+    best_relevance = max(s.relevance for s in statements) or 1.0
     best_score = max(item.score for item in evidence) or 1.0
     dated = [item.published_at for item in evidence if item.published_at is not None]
     newest = max(dated) if dated else None
     return [
         Sentence(
-            text=text,
-            ref=item.ref,
-            position=position,
-            relevance=0.6 * match / best_match + 0.4 * item.score / best_score,
-            has_number=bool(_DIGIT.search(text)),
-            contrast=not CONTRAST_WORDS.isdisjoint(words_of(text)),
-            recency=recency_weight(item.published_at, newest, STORY_HALF_LIFE_DAYS)
+            text=statement.text,
+            ref=statement.ref,
+            position=statement.position,
+            relevance=0.8 * statement.relevance / best_relevance
+            + 0.2 * by_ref[statement.ref].score / best_score,
+            has_number=bool(_DIGIT.search(statement.text)),
+            contrast=not CONTRAST_WORDS.isdisjoint(words_of(statement.text)),
+            recency=recency_weight(by_ref[statement.ref].published_at, newest, STORY_HALF_LIFE_DAYS)
             if newest
             else 0.0,
-            words=words,
+            words=frozenset(content_words(statement.text)),
         )
-        for (item, position, text), words, match in zip(raw, word_sets, matches, strict=True)
+        for statement in statements
     ]
 
 
@@ -239,19 +200,17 @@ def topic_of(query: str, keywords: Sequence[str]) -> str:
     return topic[:1].lower() + topic[1:] if topic[1:2].islower() else topic
 
 
-def hashtags(domains: Sequence[str], keywords: Sequence[str], limit: int = 3) -> list[str]:
-    """Hashtags from the query's domains, then its keywords: letters only, camel-cased."""
-    tags: list[str] = []
-    for term in [*domains, *keywords]:
-        parts = [part for part in re.split(r"[^A-Za-z]+", term) if part]
-        if not parts:
-            continue
-        tag = "#" + "".join(part.upper() if len(part) <= 2 else part.capitalize() for part in parts)
-        if tag.lower() not in {existing.lower() for existing in tags}:
-            tags.append(tag)
-        if len(tags) == limit:
-            break
-    return tags
+def _asked_as_question(query: str) -> bool:
+    """A question the user typed can open a draft: it holds no digits or quotes to ground."""
+    text = query.strip()
+    return (
+        text.endswith("?")
+        and len(text) <= MAX_HOOK_SENTENCE
+        and not _DIGIT.search(text)
+        and '"' not in text
+        and "“" not in text
+        and not _REQUEST.match(text)
+    )
 
 
 @dataclass(frozen=True)
@@ -260,27 +219,38 @@ class _Angle:
 
     hook: HookType
     variant: int
+    query: str
     topic: str
     voice: Voice
     sentences: list[Sentence]
     evidence: dict[int, Evidence]
 
+    def opening(self) -> Sentence | None:
+        """The statement the data and contrarian hooks open with: the first chosen one short
+        enough for a hook line."""
+        if self.hook not in ("data", "contrarian"):
+            return None
+        return next((s for s in self.sentences if len(s.text) <= MAX_HOOK_SENTENCE), None)
+
     def hook_line(self, max_characters: int) -> Hook:
         first = self.sentences[0]
-        if self.hook == "data" and len(first.text) <= max_characters:
-            return Hook(text=first.text, refs=[first.ref])
+        opening = self.opening()
+        if opening is not None:
+            return Hook(text=opening.text, refs=[opening.ref])
         if self.hook == "story":
             title = self.evidence[first.ref].title
             line = f"It starts with one headline: “{title}”"
             if len(line) <= max_characters and not self.voice.avoided_phrases_in(title):
                 return Hook(text=line, refs=[first.ref])
-        if self.hook == "contrarian":
-            return Hook(text=f"The loudest takes on {self.topic} miss what the reporting says.")
-        return Hook(text=f"What does {self.topic} really change for {self.voice.audience}?")
+        if _asked_as_question(self.query):
+            return Hook(text=self.query.strip())
+        topic = self.topic[:1].upper() + self.topic[1:]
+        return Hook(text=f"{topic}: what should {self.voice.audience} take from the reporting?")
 
     def body(self) -> list[Sentence]:
-        """The sentences after the hook (the data hook already used the first one)."""
-        return self.sentences[1:] if self.hook == "data" else self.sentences
+        """The sentences the hook did not open with."""
+        opening = self.opening()
+        return [s for s in self.sentences if s is not opening]
 
     def claims(self, sentences: Sequence[Sentence], with_lead_in: bool = True) -> list[Claim]:
         lead_in = self.voice.lead_in(self.variant) if with_lead_in else None
@@ -302,38 +272,33 @@ class _Angle:
             return f"What does “{item.title}” tell us?"
         return item.title
 
-    def takeaway(self) -> str:
-        framework = self.voice.framework(self.variant)
-        audience = self.voice.audience
-        return {
-            "data": f"Numbers are a starting point. Through {framework}, ask what they mean for "
-            f"{audience} before acting on them.",
-            "contrarian": f"My read: through {framework}, {self.topic} is less settled than the "
-            "headlines suggest. Weigh the sources, then decide.",
-            "story": f"Stories like this are early signals. Through {framework}, ask what happens "
-            "next, not only what happened.",
-            "question": f"My take for {audience}: apply {framework} to {self.topic} before the "
-            "market does it for you.",
-        }[self.hook]
+    def hashtags(self) -> list[str]:
+        return evidence_hashtags(
+            [self.evidence[ref] for ref in sorted({s.ref for s in self.sentences})]
+        )
 
 
-def _linkedin(angle: _Angle, tags: list[str]) -> LinkedInPostContent:
+def _linkedin(angle: _Angle) -> LinkedInPostContent:
+    body = angle.body()[:3]
+    if not body:
+        raise DraftError("no on-topic statement left for the body")
     return LinkedInPostContent(
         hook=angle.hook_line(MAX_HOOK_SENTENCE),
-        body=angle.claims(angle.body()[:3]),
-        takeaway=angle.takeaway(),
-        hashtags=tags,
+        body=angle.claims(body),
+        takeaway=angle.voice.closing(angle.variant),
+        hashtags=angle.hashtags(),
     )
 
 
 def _thread(angle: _Angle) -> XThreadContent:
-    closing = angle.takeaway()
-    if len(closing) > 260:
-        closing = "Every post above cites its source; read them before the takes."
+    posts = [s for s in angle.body() if len(s.text) <= MAX_THREAD_STATEMENT][:4]
+    if not posts:
+        raise DraftError("no on-topic statement short enough for a post")
+    closing = angle.voice.closing(angle.variant)
     return XThreadContent(
-        hook=angle.hook_line(MAX_SENTENCE),
-        posts=angle.claims(angle.body()[:4], with_lead_in=False),
-        closing=closing,
+        hook=angle.hook_line(MAX_THREAD_STATEMENT),
+        posts=angle.claims(posts, with_lead_in=False),
+        closing=closing if closing and len(closing) <= MAX_THREAD_STATEMENT else None,
     )
 
 
@@ -371,6 +336,20 @@ SENTENCES_PER_FORMAT: dict[ContentFormat, int] = {
     "x_thread": 5,
     "blog_outline": 8,
 }
+# What each format needs at least: a hook and a body; an outline two sections.
+MIN_SENTENCES: dict[ContentFormat, int] = {
+    "linkedin_post": 1,
+    "x_thread": 1,
+    "blog_outline": 2,
+}
+
+
+def _content(fmt: ContentFormat, angle: _Angle) -> DraftContent:
+    if fmt == "linkedin_post":
+        return _linkedin(angle)
+    if fmt == "x_thread":
+        return _thread(angle)
+    return _outline(angle)
 
 
 class ExtractiveGenerator:
@@ -381,26 +360,24 @@ class ExtractiveGenerator:
         return GENERATOR_NAME
 
     def generate(self, request: DraftRequest) -> Generation:
-        sentences = usable_sentences(
-            request.evidence,
-            request.analysis.keywords or content_words(request.query),
-            request.voice,
-        )
+        sentences = scored_sentences(request.statements, request.evidence)
         if not sentences:
             return Generation(
                 drafts=(),
                 generator=GENERATOR_VERSION,
-                degraded_reason="the evidence holds no usable sentences to draft from",
+                degraded_reason="the evidence holds no sentence that speaks to the question",
             )
         evidence = {item.ref: item for item in request.evidence}
         topic = topic_of(request.query, request.analysis.keywords)
-        tags = hashtags(list(request.analysis.domains), request.analysis.keywords)
+        wanted = request.variants_per_format
+        if len(sentences) < AMPLE_STATEMENTS:
+            wanted = min(wanted, THIN_VARIANTS)
         hooks = [
             hook
             for hook in request.hook_order
             if hook != "data"
             or any(s.has_number and len(s.text) <= MAX_HOOK_SENTENCE for s in sentences)
-        ][: request.variants_per_format]
+        ][:wanted]
         drafts: list[Draft] = []
         rejected: list[str] = []
         # Greedy selection never revisits a choice, so the longest selection per hook serves
@@ -408,6 +385,9 @@ class ExtractiveGenerator:
         longest = max(SENTENCES_PER_FORMAT[fmt] for fmt in request.formats)
         selected = {hook: select(sentences, longest, hook) for hook in hooks}
         for fmt in request.formats:
+            if len(sentences) < MIN_SENTENCES[fmt]:
+                continue
+            texts: set[str] = set()
             for variant, hook in enumerate(hooks):
                 chosen = selected[hook][: SENTENCES_PER_FORMAT[fmt]]
                 if hook == "data":
@@ -417,18 +397,18 @@ class ExtractiveGenerator:
                     chosen = numbered[:1] + [s for s in chosen if s not in numbered[:1]]
                 if hook == "story":
                     chosen.sort(key=lambda s: -s.recency)
-                angle = _Angle(hook, variant, topic, request.voice, chosen, evidence)
+                angle = _Angle(hook, variant, request.query, topic, request.voice, chosen, evidence)
                 try:
-                    content: DraftContent = (
-                        _linkedin(angle, tags)
-                        if fmt == "linkedin_post"
-                        else _thread(angle)
-                        if fmt == "x_thread"
-                        else _outline(angle)
+                    draft = build_draft(
+                        fmt, hook, ANGLES[hook], _content(fmt, angle), request.evidence
                     )
-                    drafts.append(build_draft(fmt, hook, ANGLES[hook], content, request.evidence))
                 except (DraftError, ValueError) as error:
                     rejected.append(f"{fmt}/{hook}: {error}")
+                    continue
+                # Thin evidence can make two angles pick the same statements: one is enough.
+                if draft.text not in texts:
+                    texts.add(draft.text)
+                    drafts.append(draft)
         short = [
             fmt
             for fmt in request.formats

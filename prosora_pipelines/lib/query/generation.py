@@ -10,6 +10,7 @@ from prosora_pipelines.lib.llm.chat import TokenUsage
 from prosora_pipelines.lib.query.analysis import QueryAnalysis
 from prosora_pipelines.lib.query.drafts import Draft, HookType
 from prosora_pipelines.lib.query.evidence import Evidence
+from prosora_pipelines.lib.query.relevance import Statement
 from prosora_pipelines.lib.query.voice import Voice
 
 
@@ -23,6 +24,9 @@ class DraftRequest:
     variants_per_format: int
     # Hooks in the order to try them: what learning patterns say works comes first.
     hook_order: tuple[HookType, ...]
+    # The evidence's statements that read on their own and speak to the question, most
+    # similar first (``relevance.on_topic``): the only sentences a draft may be built from.
+    statements: tuple[Statement, ...]
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,9 @@
 """Drafting and analysis refinement by an LLM, held to the same rules as the extractive
 generator, which stands in whenever the LLM cannot deliver.
 
-The prompt gives the model the numbered evidence and forbids anything not in it. Its answer
+The prompt gives the model the numbered evidence, each article shown by its sentences that
+speak to the question (the request's on-topic statements; an article with none is left out),
+and forbids anything not in it. Its answer
 must be JSON of ``DraftsPayload``; every variant is then rendered and checked exactly like
 an extractive one (format rules, citations that exist, the grounding check, phrases to
 avoid). A first answer with problems gets one repair request that lists them. A format
@@ -81,9 +83,13 @@ Rules you must follow:
   word in an evidence item you cite.
 - Every claim cites the evidence it comes from by number in "refs".
 - If the evidence does not support a point, leave the point out.
-- linkedin_post: a hook under 210 characters, 1 to 6 body claims, a takeaway, at most 5
-  hashtags (letters and digits only, starting with #); the whole post under 3000 characters.
-- x_thread: a hook, 1 to 10 posts, a closing line; each post under 250 characters.
+- linkedin_post: a hook under 210 characters, 1 to 6 body claims, a takeaway only when it
+  applies one of the frameworks given (else null), at most 5 hashtags naming what the cited
+  evidence is about, never the query's own words (letters and digits only, starting with #);
+  the whole post under 3000 characters.
+- x_thread: a hook, 1 to 10 posts, a closing line only when it applies one of the frameworks
+  given (else null); each post under 250 characters.
+- Write fewer and shorter variants rather than pad with what does not answer the query.
 - blog_outline: a title and 2 to 8 sections, each with 1 to 5 cited points.
 - Give each variant a different hook_type (data, contrarian, story, question) and angle.
 Answer with JSON only, following the given schema."""
@@ -102,9 +108,14 @@ def _voice_lines(request: DraftRequest) -> list[str]:
 
 def drafting_prompt(request: DraftRequest) -> str:
     """The user message: the task, the voice, and the evidence, numbered."""
+    on_topic: dict[int, list[str]] = {}
+    for statement in sorted(request.statements, key=lambda s: (s.ref, s.position)):
+        on_topic.setdefault(statement.ref, []).append(statement.text)
     evidence = "\n\n".join(
-        f"[{item.ref}] {item.title} ({item.source_id}, {item.tier})\n{item.passage}"
+        f"[{item.ref}] {item.title} ({item.source_id}, {item.tier})\n"
+        + " ".join(on_topic[item.ref])
         for item in request.evidence
+        if item.ref in on_topic
     )
     return "\n".join(
         [

@@ -11,7 +11,7 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from prosora_pipelines.lib.appdb.repository import ContentFormat
 from prosora_pipelines.lib.query.analysis import QueryAnalysis
@@ -35,6 +35,11 @@ class CitationOut(BaseModel):
             url=evidence.url,
             source_id=evidence.source_id,
         )
+
+
+class AnswerSentenceOut(BaseModel):
+    text: str
+    refs: list[int]
 
 
 class PredictionOut(BaseModel):
@@ -66,6 +71,19 @@ class VariantOut(BaseModel):
     generator: str
 
 
+class AnswerOut(BaseModel):
+    """The direct answer to a question: the evidence's own sentences, each cited."""
+
+    status: Literal["answered", "thin", "unanswered"] = Field(
+        description="answered: the evidence covers the question; thin: it supports only a"
+        " short answer; unanswered: nothing in the evidence speaks to the question."
+    )
+    text: str = Field(description="The sentences as one paragraph, each with its marker ([2]).")
+    sentences: list[AnswerSentenceOut]
+    citations: list[CitationOut]
+    message: str | None = Field(description="Why the answer is short or missing, if it is.")
+
+
 class QueryResult(BaseModel):
     query_id: uuid.UUID
     user_id: uuid.UUID
@@ -74,6 +92,13 @@ class QueryResult(BaseModel):
     degraded_reason: str | None
     analysis: QueryAnalysis
     evidence: list[dict[str, Any]]
+    answer: AnswerOut | None = Field(
+        description="The direct answer, for a question asked as a question (intent"
+        " comprehensive); null otherwise."
+    )
+    suggestions: list[str] = Field(
+        description="Searches and sources to try when the evidence on the question is thin."
+    )
     variants: list[VariantOut]
     rejected: list[str]
     timings_ms: dict[str, float]

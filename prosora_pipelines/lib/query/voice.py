@@ -2,10 +2,12 @@
 
 - Phrases to use open a body sentence as its lead-in ("The evidence shows: ..."), one per
   draft, rotating through the list, so they read best written as lead-ins.
-- Frameworks frame the takeaway ("Through the lens of second-order effects, ..."), rotating.
+- Frameworks make the closing line, rotating: the one line a draft adds of its own is the
+  user's framework put to the user's audience. A profile without frameworks gets no closing
+  line rather than a stock one.
 - Phrases to avoid are never written: evidence sentences holding one are not used, and a
   draft that still contains one (from an LLM) is refused.
-- The audience is whom the question and takeaway address.
+- The audience is whom the question and the closing line address.
 """
 
 from __future__ import annotations
@@ -15,8 +17,6 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from prosora_pipelines.lib.appdb.repository import VoiceProfileInput
-
-FALLBACK_FRAMEWORK = "first principles"
 
 
 @dataclass(frozen=True)
@@ -35,9 +35,14 @@ class Voice:
         phrase = phrases[variant % len(phrases)]
         return phrase[:1].upper() + phrase[1:]
 
-    def framework(self, variant: int) -> str:
-        frameworks = self.profile.frameworks or [FALLBACK_FRAMEWORK]
-        return frameworks[variant % len(frameworks)]
+    def closing(self, variant: int) -> str | None:
+        """The ``variant``-th draft's closing line, from the profile's frameworks; None when
+        the profile names none."""
+        frameworks = self.profile.frameworks
+        if not frameworks:
+            return None
+        framework = frameworks[variant % len(frameworks)]
+        return f"Through {framework}: what does this change for {self.audience}?"
 
     @cached_property
     def _avoided(self) -> re.Pattern[str] | None:

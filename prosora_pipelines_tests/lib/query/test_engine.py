@@ -62,8 +62,9 @@ def test_a_query_is_answered_and_stored_with_its_provenance(
     assert result.status == "completed" and result.degraded_reason is None
     assert set(result.timings_ms) == set(PHASES)
     assert len(result.evidence) == 8
-    assert [v.format for v in result.variants].count("linkedin_post") == 4
-    assert [v.format for v in result.variants].count("x_thread") == 4
+    # Four hooks; the data hook only when an on-topic statement has a figure to open with.
+    assert [v.format for v in result.variants].count("linkedin_post") >= 3
+    assert [v.format for v in result.variants].count("x_thread") >= 3
     for variant in result.variants:
         assert variant.citations
         # Citations give the canonical URL, without the feed's tracking parameters.
@@ -74,7 +75,7 @@ def test_a_query_is_answered_and_stored_with_its_provenance(
         stored = session.get(Query, result.query_id)
         assert stored is not None
         assert stored.status == "completed"
-        assert stored.model_versions["generator"] == "extractive-1"
+        assert stored.model_versions["generator"] == "extractive-2"
         assert stored.model_versions["predictor"] == "engagement-prior-1"
         assert stored.model_versions["embedding"].startswith("all-MiniLM-L6-v2@")
         assert set(stored.metrics["timings_ms"]) == set(PHASES) - {"persistence"}
@@ -190,7 +191,8 @@ def test_progress_reports_each_phase_and_a_cancel_skips_drafting(
     seen: list[str] = []
     progress = QueryProgress(emit=lambda name, _payload: seen.append(name))
     result = engine.process_query(user_id, QUERY, {"formats": ["x_thread"]}, progress)
-    assert seen == ["analysis", "evidence"] + ["variant"] * len(result.variants)
+    assert result.analysis.intent == "comprehensive"
+    assert seen == ["analysis", "evidence", "answer"] + ["variant"] * len(result.variants)
 
     cancelled = QueryProgress()
     cancelled.cancel.set()
@@ -200,3 +202,35 @@ def test_progress_reports_each_phase_and_a_cancel_skips_drafting(
     with engine.sessions() as session:
         stored = session.get(Query, stopped.query_id)
         assert stored is not None and stored.status == "partial"
+
+
+def test_a_question_gets_a_cited_direct_answer_stored_with_it(
+    engine: QueryEngine, user_id: uuid.UUID
+) -> None:
+    text = "What does the EU AI Act mean for small fintechs?"
+    result = engine.process_query(user_id, text, {"formats": ["linkedin_post"]})
+    answer = result.answer
+    assert result.analysis.intent == "comprehensive" and answer is not None
+    assert answer.status in ("answered", "thin") and answer.sentences
+    cited = {citation.ref for citation in answer.citations}
+    for sentence in answer.sentences:
+        assert set(sentence.refs) <= cited
+        assert f"{sentence.text} [{sentence.refs[0]}]" in answer.text
+    with engine.sessions() as session:
+        stored = session.get(Query, result.query_id)
+        assert stored is not None
+        assert stored.results["answer"] == answer.model_dump(mode="json")
+
+
+def test_thin_evidence_is_said_with_suggestions_and_fewer_drafts(
+    engine: QueryEngine, user_id: uuid.UUID
+) -> None:
+    result = engine.process_query(user_id, "Lessons from failed neobanks")
+    assert result.status == "partial"
+    assert result.degraded_reason is not None
+    assert result.degraded_reason.startswith("thin evidence: only")
+    assert result.suggestions and all(
+        s.startswith(("search: ", "source: ")) for s in result.suggestions
+    )
+    assert result.answer is not None and result.answer.status == "thin"
+    assert 0 < len(result.variants) < 3 * 4

@@ -1,10 +1,12 @@
 """Why: the extractive generator is the default writer and the fallback for every LLM, so
 over all 36 labelled sample queries and every format its drafts must obey the format
-rules, cite only their evidence, contain no number or quotation the evidence lacks, speak
-in the user's voice, and come out the same for the same inputs."""
+rules, cite only their evidence, contain no number or quotation the evidence lacks, use only
+sentences that speak to the question, speak in the user's voice, and come out the same for
+the same inputs."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -14,9 +16,10 @@ from prosora_pipelines.lib.index.embedding import Embedder
 from prosora_pipelines.lib.query.analysis import ALL_FORMATS, analyze_query
 from prosora_pipelines.lib.query.drafts import HOOK_TYPES, format_violations
 from prosora_pipelines.lib.query.evidence import gather_evidence
-from prosora_pipelines.lib.query.extractive import ExtractiveGenerator, hashtags, topic_of
+from prosora_pipelines.lib.query.extractive import ExtractiveGenerator, topic_of
 from prosora_pipelines.lib.query.generation import DraftRequest, Generation
 from prosora_pipelines.lib.query.grounding import ungrounded_facts
+from prosora_pipelines.lib.query.relevance import AMPLE_STATEMENTS, relevant_statements
 from prosora_pipelines.lib.query.voice import Voice
 from prosora_pipelines.lib.sample_corpus import load_sample_truth
 
@@ -28,14 +31,17 @@ def _generate(
 ) -> tuple[DraftRequest, Generation]:
     vector = embedder.encode([text])[0]
     analysis = analyze_query(text, embedder, vector)
+    evidence = tuple(gather_evidence(table, text, vector, analysis))
+    voice = voice or Voice(DEFAULT_VOICE_PROFILE)
     request = DraftRequest(
         query=text,
         analysis=analysis,
-        evidence=tuple(gather_evidence(table, text, vector, analysis)),
-        voice=voice or Voice(DEFAULT_VOICE_PROFILE),
+        evidence=evidence,
+        voice=voice,
         formats=ALL_FORMATS,
         variants_per_format=4,
         hook_order=HOOK_TYPES,
+        statements=relevant_statements(embedder, vector, analysis, evidence, voice),
     )
     return request, ExtractiveGenerator().generate(request)
 
@@ -48,16 +54,21 @@ def test_every_draft_for_every_sample_query_is_grounded_and_well_formed(
     for text in QUERIES:
         request, generation = _generate(text, embedder, table)
         by_ref = {item.ref: item for item in request.evidence}
-        for fmt in ALL_FORMATS:
-            assert sum(d.format == fmt for d in generation.drafts) >= 3, (text, fmt)
-        assert generation.rejected == (), text
+        if len(request.statements) >= 2 * AMPLE_STATEMENTS:
+            for fmt in ALL_FORMATS:
+                assert sum(d.format == fmt for d in generation.drafts) >= 3, (text, fmt)
+        on_topic = {s.text for s in request.statements}
         for draft in generation.drafts:
             assert format_violations(draft.format, draft.text) == [], (text, draft.text)
             assert draft.refs and set(draft.refs) <= set(by_ref), text
             cited = [by_ref[ref].text for ref in draft.refs]
             assert ungrounded_facts(draft.text, cited) == [], (text, draft.text)
+            used = [line for line in draft.text.split("\n") if re.search(r"\[\d+\]$", line)]
+            for line in used:
+                if "It starts with one headline: “" not in line:
+                    assert any(sentence in line for sentence in on_topic), (text, line)
             checked += 1
-    assert checked >= 36 * 9
+    assert checked >= 36 * 6
 
 
 def test_variants_differ_in_hook_and_content(
@@ -108,6 +119,7 @@ def test_the_voice_shapes_the_drafts(embedder: Embedder, sample_index: tuple[Any
 def test_no_usable_evidence_gives_no_drafts_and_says_why(embedder: Embedder) -> None:
     vector = embedder.encode(["x"])[0]
     request = DraftRequest(
+        statements=(),
         query="x",
         analysis=analyze_query("x", embedder, vector),
         evidence=(),
@@ -118,7 +130,9 @@ def test_no_usable_evidence_gives_no_drafts_and_says_why(embedder: Embedder) -> 
     )
     generation = ExtractiveGenerator().generate(request)
     assert generation.drafts == ()
-    assert generation.degraded_reason == "the evidence holds no usable sentences to draft from"
+    assert (
+        generation.degraded_reason == "the evidence holds no sentence that speaks to the question"
+    )
 
 
 @pytest.mark.parametrize(
@@ -135,12 +149,3 @@ def test_no_usable_evidence_gives_no_drafts_and_says_why(embedder: Embedder) -> 
 def test_topic_drops_the_request_and_digits(query: str, topic: str) -> None:
     keywords = ["happened", "rates"] if "2026" in query else []
     assert topic_of(query, keywords) == topic
-
-
-def test_hashtags_are_letters_only_and_unique() -> None:
-    assert hashtags(["ai", "business-strategy", "fintech"], ["fintech", "gpu2"], limit=5) == [
-        "#AI",
-        "#BusinessStrategy",
-        "#Fintech",
-        "#Gpu",
-    ]

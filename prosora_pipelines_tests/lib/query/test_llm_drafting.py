@@ -35,6 +35,7 @@ from prosora_pipelines.lib.query.llm_drafting import (
     LLMAnalysisRefiner,
     LLMDraftGenerator,
 )
+from prosora_pipelines.lib.query.relevance import Statement, split_sentences
 from prosora_pipelines.lib.query.voice import Voice
 from prosora_pipelines_tests.support.llm_servers import (
     LEAKY_ERROR,
@@ -92,6 +93,12 @@ REQUEST = DraftRequest(
     formats=("linkedin_post",),
     variants_per_format=3,
     hook_order=HOOK_TYPES,
+    # What the engine finds on the question; here every sentence of the evidence.
+    statements=tuple(
+        Statement(text, item.ref, position, position, similarity=1.0, article_similarity=1.0)
+        for item in EVIDENCE
+        for position, text in enumerate(split_sentences(item.passage))
+    ),
 )
 
 
@@ -200,7 +207,7 @@ def test_invented_facts_never_get_through(wire: WireFormat, server: LLMServer) -
     assert "quotation “AI is the new electricity” is not in the evidence" in repair
     assert generation.degraded_reason is not None
     assert "extractive drafts fill them" in generation.degraded_reason
-    assert generation.generator.endswith("+extractive-1")
+    assert generation.generator.endswith("+extractive-2")
     assert all("300" not in d.text and "electricity" not in d.text for d in generation.drafts)
     assert len(generation.drafts) >= 3
 
@@ -219,7 +226,7 @@ def test_a_failing_provider_falls_back_to_extractive_drafts(
     server.script(failure, failure)
     generator = _generator(wire, server)
     generation = generator.generate(REQUEST)
-    assert generation.generator == "extractive-1"
+    assert generation.generator == "extractive-2"
     assert generation.degraded_reason == (
         f"{generator.name} failed ({category}); extractive drafts instead"
     )
@@ -239,7 +246,7 @@ def test_an_open_breaker_falls_back_without_calling(wire: WireFormat, server: LL
     assert generation.degraded_reason == (
         f"{generator.name} failed (circuit open); extractive drafts instead"
     )
-    assert generation.generator == "extractive-1"
+    assert generation.generator == "extractive-2"
 
 
 def test_a_trickling_provider_falls_back_by_the_deadline(
@@ -253,7 +260,7 @@ def test_a_trickling_provider_falls_back_by_the_deadline(
     assert generation.degraded_reason == (
         f"{generator.name} failed (timed out); extractive drafts instead"
     )
-    assert generation.generator == "extractive-1" and len(generation.drafts) >= 3
+    assert generation.generator == "extractive-2" and len(generation.drafts) >= 3
 
 
 def test_with_every_slot_taken_a_query_falls_back_after_the_slot_wait(
