@@ -19,8 +19,8 @@ from typing import Protocol
 
 from prosora_pipelines.lib.llm.chat import ChatClient, ChatRequest, ProviderError
 from prosora_pipelines.lib.llm.providers import ChatClientConfig
-from prosora_pipelines.lib.query.extractive import split_sentences
 from prosora_pipelines.lib.query.grounding import ungrounded_facts
+from prosora_pipelines.lib.query.relevance import split_sentences
 
 logger = logging.getLogger(__name__)
 
