@@ -48,7 +48,7 @@ def test_demo_then_query_and_profile_commands() -> None:
     demo = runner.invoke(app, ["demo"])
     assert demo.exit_code == 0, demo.output
     output = _flat(demo.output)
-    assert "ingest" in output and "15/15" in output
+    assert "ingest" in output and "16/16" in output
     assert "Query: AI regulation impact on fintech product strategy" in output
     assert "Query: Write an X thread on stablecoin reserve rules" in output
     assert output.count("linkedin_post · ") == 3 and "intent x_thread" in output

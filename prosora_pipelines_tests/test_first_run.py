@@ -66,7 +66,7 @@ def test_demo_then_query_and_search_work_without_dagster_home_and_print_no_noise
     demo = _prosora(home, "demo")
     assert demo.returncode == 0, demo.stdout + demo.stderr
     assert _noise_in(demo.stdout + demo.stderr) == []
-    assert "15/15" in demo.stdout  # the command's own progress bar stays
+    assert "16/16" in demo.stdout  # the command's own progress bar stays
     instance = home / "dagster" / "dagster.yaml"
     assert instance.read_text(encoding="utf-8") == DAGSTER_INSTANCE_CONFIG.read_text("utf-8")
     assert list((home / "dagster").glob(".dagster.yaml.*")) == []
