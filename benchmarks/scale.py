@@ -98,7 +98,11 @@ def s3_server() -> Iterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         server.terminate()
-        server.wait(timeout=10)
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(timeout=10)
 
 
 def _new_bucket(endpoint: str) -> str:
@@ -226,20 +230,18 @@ def _stop_group(process: subprocess.Popen[bytes]) -> None:
 
 def launch_to_first_step(command: list[str], env: dict[str, str], dagster_home: Path) -> float:
     """Seconds from starting ``command`` to its run's first step starting; stops it then."""
+    errors = dagster_home.parent / "launch.log"
     launched_at = time.time()
-    process = subprocess.Popen(
-        command,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    with errors.open("wb") as output:
+        process = subprocess.Popen(
+            command, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+        )
     try:
         deadline = time.monotonic() + FIRST_STEP_WAIT_SECONDS
         while (started := _first_step_started(dagster_home)) is None:
             if process.poll() is not None or time.monotonic() > deadline:
-                ended = process.poll()
-                raise RuntimeError(f"no step started (exit {ended}): {' '.join(command)}")
+                ended, said = process.poll(), errors.read_text(errors="replace")[-3000:]
+                raise RuntimeError(f"no step started (exit {ended}): {' '.join(command)}\n{said}")
             time.sleep(0.25)  # the figure comes from the event's own time, not from polling
         return started - launched_at
     finally:
@@ -252,6 +254,12 @@ def _fresh_environment(scratch: Path, name: str, broker: str) -> tuple[dict[str,
     (dagster_home / "dagster.yaml").write_text(
         (REPO_ROOT / "prosora_pipelines" / "dagster.yaml").read_text()
     )
+    import dagster as dg
+
+    # Create the instance's storage now: the launched process and this one's polling would
+    # otherwise race to create the same SQLite tables.
+    with dg.DagsterInstance.from_config(str(dagster_home)):
+        pass
     env = {key: value for key, value in os.environ.items() if not key.startswith("PROSORA_")}
     env.update(
         PROSORA_HOME=str(scratch / name / "home"),
