@@ -19,6 +19,7 @@ from prosora_pipelines.lib.query.extractive import ExtractiveGenerator
 from prosora_pipelines.lib.query.generation import Generator
 from prosora_pipelines.lib.query.llm_drafting import LLMAnalysisRefiner, LLMDraftGenerator
 from prosora_pipelines.lib.query.prediction import EngagementPrior
+from prosora_pipelines.lib.table_store import TableStore
 from prosora_pipelines.settings import Settings
 
 
@@ -51,7 +52,7 @@ def engine_from_settings(
         # longer of the two instead of both.
         index = pool.submit(CurrentIndex, settings.storage_location())
         embedder = load_embedder(
-            query_model(settings.home, settings.embedding_model),
+            query_model(TableStore(settings.storage_location()), settings.embedding_model),
             settings.embedding_device,
             settings.embedding_precision,
             settings.home,

@@ -101,7 +101,7 @@ class ApiContext:
             return self._query_engine
 
     def _index_model_changed(self, engine: QueryEngine) -> bool:
-        wanted = query_model(self.settings.home, self.settings.embedding_model)
+        wanted = query_model(self.tables, self.settings.embedding_model)
         return wanted != engine.embedder.info.model_id
 
     @property

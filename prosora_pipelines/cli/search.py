@@ -29,6 +29,7 @@ def search(
     from prosora_pipelines.lib.index.embedding_models import query_model
     from prosora_pipelines.lib.index.search import SearchFilters, search_articles
     from prosora_pipelines.lib.index.vector_store import IndexUnavailableError, open_current_table
+    from prosora_pipelines.lib.table_store import TableStore
 
     settings = get_settings()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="open-index") as pool:
@@ -36,7 +37,7 @@ def search(
         # encoder's load mostly native code.
         opened = pool.submit(open_current_table, settings.storage_location())
         embedder = load_embedder(
-            query_model(settings.home, settings.embedding_model),
+            query_model(TableStore(settings.storage_location()), settings.embedding_model),
             settings.embedding_device,
             settings.embedding_precision,
             settings.home,

@@ -1,7 +1,7 @@
 """Where a step runs when a job fans its steps out: the Celery queue, or the Kubernetes pod.
 
-Only tags: under the default in-process executor they change nothing. Assets that run the
-embedding model carry ``GPU_STEP_TAGS``. dagster-celery sends them to the ``gpu`` queue,
+Only tags: under the default in-process executor they change nothing. Assets that run or
+train the embedding model carry ``GPU_STEP_TAGS``. dagster-celery sends them to the ``gpu`` queue,
 which only the workers on GPU hosts consume (``-q gpu``); Dagster's ``k8s_job_executor``
 (and the Celery-on-Kubernetes executor) starts their step pod with the ``dagster-k8s/config``
 below: on the GPU node pool (its taint tolerated), with one GPU. deploy/README.md shows

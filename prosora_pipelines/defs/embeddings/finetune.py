@@ -12,7 +12,9 @@ from prosora_pipelines.defs.embeddings.resources import (
 )
 from prosora_pipelines.defs.engagement.resources import AppDatabaseResource
 from prosora_pipelines.defs.metadata_tables import OWNERS
+from prosora_pipelines.defs.step_queues import GPU_STEP_TAGS
 from prosora_pipelines.defs.storage import ProsoraStorage
+from prosora_pipelines.defs.telemetry import traced_materialization
 from prosora_pipelines.lib.index.embedding import Embedder
 from prosora_pipelines.lib.index.embedding_finetune import (
     NotEnoughPairsError,
@@ -31,7 +33,9 @@ from prosora_pipelines.lib.table_store import NotMaterializedError
     owners=OWNERS,
     code_version="1",
     pool="gpu",
+    op_tags=GPU_STEP_TAGS,
 )
+@traced_materialization
 def embedding_finetune(
     context: dg.AssetExecutionContext,
     storage: ProsoraStorage,

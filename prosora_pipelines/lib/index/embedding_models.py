@@ -18,7 +18,10 @@ import json
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from prosora_pipelines.lib.table_store import TableStore
 
 FINETUNES_FOLDER = Path("models") / "embedding-finetunes"
 PROMOTED_FILE = "promoted.json"
@@ -138,10 +141,10 @@ def model_for_readers(home: Path, configured: str, indexed_model: str | None) ->
     return configured
 
 
-def query_model(home: Path, configured: str) -> str:
-    """:func:`model_for_readers` for the index under ``home`` as it is now."""
+def query_model(tables: TableStore, configured: str) -> str:
+    """:func:`model_for_readers` for the index whose manifest ``tables`` holds, as it is now
+    (the fine-tunes live under the tables' home, wherever the tables are stored)."""
     from prosora_pipelines.lib.index.vector_store import read_manifest
-    from prosora_pipelines.lib.table_store import TableStore
 
-    manifest = read_manifest(TableStore(home))
-    return model_for_readers(home, configured, manifest.model_id if manifest else None)
+    manifest = read_manifest(tables)
+    return model_for_readers(tables.home, configured, manifest.model_id if manifest else None)
