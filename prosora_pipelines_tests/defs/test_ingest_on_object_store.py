@@ -9,12 +9,12 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from prosora_pipelines.lib.query.from_settings import engine_from_settings
 from typer.testing import CliRunner
 
 from prosora_pipelines.cli import app
 from prosora_pipelines.definitions import defs
 from prosora_pipelines.lib.appdb.repository import get_or_create_user
+from prosora_pipelines.query_engine_from_settings import engine_from_settings
 from prosora_pipelines.settings import get_settings
 from prosora_pipelines_tests.support.object_store_server import REGION, object_keys
 

@@ -9,7 +9,7 @@ from prosora_pipelines.lib.digest.summaries import (
     extractive_summary,
 )
 from prosora_pipelines.lib.llm.openai_compatible import OpenAICompatibleChatClient
-from prosora_pipelines.lib.query.extractive import split_sentences
+from prosora_pipelines.lib.query.relevance import split_sentences
 from prosora_pipelines_tests.support.llm_servers import LLMServer, server_error, success
 
 TITLE = "Stablecoin issuers face new reserve rules"
