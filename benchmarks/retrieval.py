@@ -37,7 +37,6 @@ if str(REPO_ROOT) not in sys.path:
 import polars as pl  # noqa: E402
 
 from benchmarks.measuring import start_time_limit, stop_time_limit, verdict  # noqa: E402
-from prosora_pipelines.lib.index.article_embedding import index_articles  # noqa: E402
 from prosora_pipelines.lib.index.embedding import load_embedder  # noqa: E402
 from prosora_pipelines.lib.index.feed_folder_corpus import feed_folder_articles  # noqa: E402
 from prosora_pipelines.lib.index.relevance_judgments import (  # noqa: E402
@@ -48,10 +47,10 @@ from prosora_pipelines.lib.index.relevance_judgments import (  # noqa: E402
 )
 from prosora_pipelines.lib.index.retrieval_evaluation import (  # noqa: E402
     feed_folder_systems,
+    index_feed_folder_articles,
     per_query_scores,
     summary,
 )
-from prosora_pipelines.lib.index.vector_store import ArticleIndex  # noqa: E402
 
 JUDGMENTS = REPO_ROOT / "prosora_pipelines_tests" / "data" / "relevance"
 MARGIN_OVER_DENSE = 0.05
@@ -146,9 +145,8 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="bench-retrieval-"))
     try:
         embedder = load_embedder()
-        report = index_articles(articles, embedder, ArticleIndex(workdir / "lancedb"))
-        table = ArticleIndex(workdir / "lancedb").open(report.manifest.table)
-        print(f"indexed {report.chunks:,} chunks in {time.perf_counter() - started:.0f} s\n")
+        table = index_feed_folder_articles(articles, embedder, workdir / "lancedb")
+        print(f"indexed {table.count_rows():,} chunks in {time.perf_counter() - started:.0f} s\n")
         systems = feed_folder_systems(articles, table, embedder, queries)
         scores = per_query_scores(systems, queries)
     finally:
