@@ -125,6 +125,12 @@ def main() -> None:
     parser.add_argument("--judgments", type=Path, default=JUDGMENTS, help="judgments folder")
     parser.add_argument("--per-query", action="store_true", help="every query's nDCG@10")
     parser.add_argument(
+        "--index-folder",
+        type=Path,
+        help="keep the index here between runs (a second run encodes nothing); default: a "
+        "temporary folder, removed",
+    )
+    parser.add_argument(
         "--time-limit", type=int, default=DEFAULT_TIME_LIMIT_SECONDS, help="seconds, then stop"
     )
     parser.add_argument("--quick", action="store_true", help="smoke run on a slice")
@@ -145,7 +151,9 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="bench-retrieval-"))
     try:
         embedder = load_embedder()
-        table = index_feed_folder_articles(articles, embedder, workdir / "lancedb")
+        table = index_feed_folder_articles(
+            articles, embedder, args.index_folder or workdir / "lancedb"
+        )
         print(f"indexed {table.count_rows():,} chunks in {time.perf_counter() - started:.0f} s\n")
         systems = feed_folder_systems(articles, table, embedder, queries)
         scores = per_query_scores(systems, queries)

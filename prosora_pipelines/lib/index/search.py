@@ -274,9 +274,14 @@ def fetch_candidates(
     vector_rows: list[dict[str, Any]] = []
     if "vector" in found and query_vector is not None:
         found_vectors = found["vector"]
-        titles = np.asarray(
-            found_vectors.column("title_vector").to_pylist(), dtype=np.float32
-        ).reshape(-1, query_vector.shape[0])
+        # Flattened straight into NumPy: a list per row would cost more than the search.
+        titles = (
+            found_vectors.column("title_vector")
+            .combine_chunks()
+            .flatten()
+            .to_numpy()
+            .reshape(-1, query_vector.shape[0])
+        )
         vector_rows = found_vectors.drop_columns(["title_vector"]).to_pylist()
         for row, similarity in zip(vector_rows, titles @ query_vector, strict=True):
             row["_title_similarity"] = float(similarity)
