@@ -80,7 +80,7 @@ def quick_slice(
 
 def print_summary(table: pl.DataFrame) -> None:
     for split in (Split.REPORTING, Split.TUNING):
-        label = "REPORTED" if split is Split.REPORTING else "tuning half, weights chosen here"
+        label = "reported" if split is Split.REPORTING else "weights chosen here"
         for subset in ("all", QueryKind.PARAPHRASED.value):
             rows = table.filter((pl.col("split") == split.value) & (pl.col("subset") == subset))
             if rows.is_empty():
