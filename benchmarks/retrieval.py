@@ -37,7 +37,6 @@ if str(REPO_ROOT) not in sys.path:
 import polars as pl  # noqa: E402
 
 from benchmarks.measuring import start_time_limit, stop_time_limit, verdict  # noqa: E402
-from prosora_pipelines.lib.index.article_embedding import index_articles  # noqa: E402
 from prosora_pipelines.lib.index.embedding import load_embedder  # noqa: E402
 from prosora_pipelines.lib.index.feed_folder_corpus import feed_folder_articles  # noqa: E402
 from prosora_pipelines.lib.index.relevance_judgments import (  # noqa: E402
@@ -48,10 +47,10 @@ from prosora_pipelines.lib.index.relevance_judgments import (  # noqa: E402
 )
 from prosora_pipelines.lib.index.retrieval_evaluation import (  # noqa: E402
     feed_folder_systems,
+    index_feed_folder_articles,
     per_query_scores,
     summary,
 )
-from prosora_pipelines.lib.index.vector_store import ArticleIndex  # noqa: E402
 
 JUDGMENTS = REPO_ROOT / "prosora_pipelines_tests" / "data" / "relevance"
 MARGIN_OVER_DENSE = 0.05
@@ -81,7 +80,7 @@ def quick_slice(
 
 def print_summary(table: pl.DataFrame) -> None:
     for split in (Split.REPORTING, Split.TUNING):
-        label = "REPORTED" if split is Split.REPORTING else "tuning half, weights chosen here"
+        label = "reported" if split is Split.REPORTING else "weights chosen here"
         for subset in ("all", QueryKind.PARAPHRASED.value):
             rows = table.filter((pl.col("split") == split.value) & (pl.col("subset") == subset))
             if rows.is_empty():
@@ -126,6 +125,12 @@ def main() -> None:
     parser.add_argument("--judgments", type=Path, default=JUDGMENTS, help="judgments folder")
     parser.add_argument("--per-query", action="store_true", help="every query's nDCG@10")
     parser.add_argument(
+        "--index-folder",
+        type=Path,
+        help="keep the index here between runs (a second run encodes nothing); default: a "
+        "temporary folder, removed",
+    )
+    parser.add_argument(
         "--time-limit", type=int, default=DEFAULT_TIME_LIMIT_SECONDS, help="seconds, then stop"
     )
     parser.add_argument("--quick", action="store_true", help="smoke run on a slice")
@@ -146,9 +151,10 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="bench-retrieval-"))
     try:
         embedder = load_embedder()
-        report = index_articles(articles, embedder, ArticleIndex(workdir / "lancedb"))
-        table = ArticleIndex(workdir / "lancedb").open(report.manifest.table)
-        print(f"indexed {report.chunks:,} chunks in {time.perf_counter() - started:.0f} s\n")
+        table = index_feed_folder_articles(
+            articles, embedder, args.index_folder or workdir / "lancedb"
+        )
+        print(f"indexed {table.count_rows():,} chunks in {time.perf_counter() - started:.0f} s\n")
         systems = feed_folder_systems(articles, table, embedder, queries)
         scores = per_query_scores(systems, queries)
     finally:

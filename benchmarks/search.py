@@ -235,6 +235,10 @@ def build_corpus(
         "model_id": [MODEL.model_id] * size,
         "model_version": [MODEL.version] * size,
         "vector": pa.FixedSizeListArray.from_arrays(pa.array(vectors.ravel()), DIMENSION),
+        # A title sits near its topic: the article's topic centre stands in for its vector.
+        "title_vector": pa.FixedSizeListArray.from_arrays(
+            pa.array(centres[topics].astype(np.float32).ravel()), DIMENSION
+        ),
     }
     return Corpus(
         vectors=vectors, chunk_ids=chunk_ids, rows=pa.table(columns, schema=chunk_schema(DIMENSION))

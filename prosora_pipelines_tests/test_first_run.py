@@ -101,7 +101,7 @@ chunks = [
     for n in range(rows)
 ]
 table = vs.ArticleIndex(sys.argv[1]).open_or_create("chunks", model.dimension)
-vs.upsert_chunks(table, vs.chunk_rows(chunks, vectors, model))
+vs.upsert_chunks(table, vs.chunk_rows(chunks, vectors, vectors, model))
 print(sorted(vs.refresh_indexes(table)))
 """
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import polars as pl
 
 from prosora_pipelines.lib.index.chunking import chunk_article
@@ -76,6 +78,18 @@ def article_chunks(articles: pl.DataFrame, embedder: Embedder) -> list[dict[str,
     return rows
 
 
+def encode_chunks_and_titles(
+    rows: Sequence[dict[str, Any]], embedder: Embedder, batch_size: int
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+    """Each chunk row's vector and its article's title vector, from one call to the model;
+    every distinct title is encoded once."""
+    titles = list(dict.fromkeys(row["title"] for row in rows))
+    encoded = embedder.encode([row["text"] for row in rows] + titles, batch_size=batch_size)
+    title_vector = dict(zip(titles, encoded[len(rows) :], strict=True))
+    title_vectors = np.stack([title_vector[row["title"]] for row in rows]).astype(np.float32)
+    return encoded[: len(rows)], title_vectors
+
+
 def _batches(rows: Sequence[dict[str, Any]], size: int) -> Iterator[Sequence[dict[str, Any]]]:
     for start in range(0, len(rows), size):
         yield rows[start : start + size]
@@ -101,9 +115,9 @@ def index_articles(
     done = 0
     for batch in _batches(todo, write_every):
         started = time.perf_counter()
-        vectors = embedder.encode([row["text"] for row in batch], batch_size=batch_size)
+        vectors, title_vectors = encode_chunks_and_titles(batch, embedder, batch_size)
         encoded_at = time.perf_counter()
-        upsert_chunks(table, chunk_rows(batch, vectors, model))
+        upsert_chunks(table, chunk_rows(batch, vectors, title_vectors, model))
         encode_seconds += encoded_at - started
         write_seconds += time.perf_counter() - encoded_at
         done += len(batch)

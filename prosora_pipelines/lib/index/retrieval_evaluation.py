@@ -17,21 +17,25 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from prosora_pipelines.lib.index.article_embedding import index_articles
 from prosora_pipelines.lib.index.embedding import Embedder
-from prosora_pipelines.lib.index.feed_folder_corpus import FOLDER_FETCHED_AT
+from prosora_pipelines.lib.index.feed_folder_corpus import FOLDER_FETCHED_AT, feed_folder_articles
 from prosora_pipelines.lib.index.relevance_judgments import (
     JudgedQuery,
     QueryKind,
+    load_judged_queries,
     ndcg_at,
     recall_at,
 )
 from prosora_pipelines.lib.index.search import RankingWeights, SearchMode, search_articles
+from prosora_pipelines.lib.index.vector_store import ArticleIndex
 
 CUTOFF = 10
 _TOKEN = re.compile(r"\w+")
@@ -194,3 +198,21 @@ def feed_folder_systems(
         "vector": product(SearchMode.VECTOR),
         "hybrid": product(SearchMode.HYBRID),
     }
+
+
+def index_feed_folder_articles(articles: pl.DataFrame, embedder: Embedder, folder: Path) -> Any:
+    """``articles`` indexed the product's way in a LanceDB folder of their own, and the
+    chunk table; a folder indexed before is brought up to date, encoding only what changed."""
+    report = index_articles(articles, embedder, ArticleIndex(folder))
+    return ArticleIndex(folder).open(report.manifest.table)
+
+
+def score_feed_folder(
+    feeds: Path, judgments: Path, index_folder: Path, embedder: Embedder
+) -> pl.DataFrame:
+    """Per-query recall@10 and nDCG@10 of the baselines and the product's search modes over
+    the articles of the feed documents in ``feeds`` (see :func:`per_query_scores`)."""
+    articles = feed_folder_articles(feeds)
+    queries = load_judged_queries(judgments)
+    table = index_feed_folder_articles(articles, embedder, index_folder)
+    return per_query_scores(feed_folder_systems(articles, table, embedder, queries), queries)

@@ -67,13 +67,21 @@ def chunk_schema(dimension: int) -> pa.Schema:
             ("model_id", pa.string()),
             ("model_version", pa.string()),
             ("vector", pa.list_(pa.float32(), dimension)),
+            # The article title's own vector, repeated on each of its chunks, so a vector
+            # search scores the title beside the passage without a second read.
+            ("title_vector", pa.list_(pa.float32(), dimension)),
         ]
     )
 
 
+CHUNK_LAYOUT = 2
+"""Raised when the chunk table's columns change, so the next index run fills a new table
+and readers switch to it only once it is complete (``title_vector`` came with layout 2)."""
+
+
 def table_name_for(model: EmbeddingModelInfo) -> str:
     slug = re.sub(r"[^a-z0-9]+", "_", model.model_id.lower()).strip("_")[-40:]
-    return f"chunks_{slug}_{model.version}_{model.dimension}"
+    return f"chunks_{slug}_{model.version}_{model.dimension}_l{CHUNK_LAYOUT}"
 
 
 def sql_string(value: str) -> str:
@@ -127,14 +135,26 @@ class IndexUnavailableError(LookupError):
     found"; its own type, so a ``KeyError`` from a bug is never mistaken for it."""
 
 
+def current_manifest(tables: TableStore) -> IndexManifest:
+    """The manifest readers follow; ``IndexUnavailableError`` before the first index run, or
+    when it names a table of an older layout (which lacks columns search reads)."""
+    manifest = read_manifest(tables)
+    if manifest is None:
+        raise IndexUnavailableError(
+            f"no article index under {tables.location.root}: materialize article_index first"
+        )
+    if not manifest.table.endswith(f"_l{CHUNK_LAYOUT}"):
+        raise IndexUnavailableError(
+            f"the article index under {tables.location.root} was built before title vectors "
+            "were indexed: materialize article_index again"
+        )
+    return manifest
+
+
 def open_current_table(place: Path | StorageLocation) -> Any:
     """The chunk table readers use now; ``IndexUnavailableError`` before the first index run."""
     location = as_location(place)
-    manifest = read_manifest(TableStore(location))
-    if manifest is None:
-        raise IndexUnavailableError(
-            f"no article index under {location.root}: materialize article_index first"
-        )
+    manifest = current_manifest(TableStore(location))
     return ArticleIndex.at(location).open(manifest.table)
 
 
@@ -154,12 +174,7 @@ class CurrentIndex:
     def table(self) -> tuple[Table, IndexManifest]:
         """The current table and its manifest; ``IndexUnavailableError`` before the first
         index run."""
-        manifest = read_manifest(self._tables)
-        if manifest is None:
-            raise IndexUnavailableError(
-                f"no article index under {self._tables.location.root}: "
-                "materialize article_index first"
-            )
+        manifest = current_manifest(self._tables)
         if self._open is None or self._open[0] != manifest.table:
             self._open = (manifest.table, self._index.open(manifest.table))
         return self._open[1], manifest
@@ -316,20 +331,27 @@ def index_coverage(table: Any) -> dict[str, Any]:
     return coverage
 
 
+def _vector_column(vectors: npt.NDArray[np.float32], dimension: int) -> pa.FixedSizeListArray:
+    flat = pa.array(np.ascontiguousarray(vectors, dtype=np.float32).ravel(), type=pa.float32())
+    return pa.FixedSizeListArray.from_arrays(flat, dimension)
+
+
 def chunk_rows(
     chunks: Sequence[dict[str, Any]],
     vectors: npt.NDArray[np.float32],
+    title_vectors: npt.NDArray[np.float32],
     model: EmbeddingModelInfo,
 ) -> pa.Table:
-    """An Arrow table of chunk rows (dicts with the non-vector columns) and their vectors."""
+    """An Arrow table of chunk rows (dicts with the non-vector columns), their vectors and
+    their articles' title vectors (one row each, aligned with ``chunks``)."""
     schema = chunk_schema(model.dimension)
     columns: dict[str, Any] = {
         name: [chunk[name] for chunk in chunks]
         for name in schema.names
-        if name not in {"vector", "model_id", "model_version"}
+        if name not in {"vector", "title_vector", "model_id", "model_version"}
     }
     columns["model_id"] = [model.model_id] * len(chunks)
     columns["model_version"] = [model.version] * len(chunks)
-    flat = pa.array(np.ascontiguousarray(vectors, dtype=np.float32).ravel(), type=pa.float32())
-    columns["vector"] = pa.FixedSizeListArray.from_arrays(flat, model.dimension)
+    columns["vector"] = _vector_column(vectors, model.dimension)
+    columns["title_vector"] = _vector_column(title_vectors, model.dimension)
     return pa.table(columns, schema=schema)

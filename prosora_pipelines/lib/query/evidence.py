@@ -23,7 +23,13 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import field_serializer
 
-from prosora_pipelines.lib.index.search import ArticleHit, SearchFilters, diversify, search_articles
+from prosora_pipelines.lib.index.search import (
+    ArticleHit,
+    RankingWeights,
+    SearchFilters,
+    diversify,
+    search_articles,
+)
 from prosora_pipelines.lib.query.analysis import EvidenceLevel, QueryAnalysis
 
 if TYPE_CHECKING:
@@ -91,7 +97,10 @@ def evidence_json(evidence: Sequence[Evidence]) -> list[dict[str, Any]]:
 
 
 def domain_boosted(
-    hits: list[ArticleHit], domain_weights: Mapping[str, float], articles: int, max_per_source: int
+    hits: list[ArticleHit],
+    domain_weights: Mapping[str, float],
+    articles: int,
+    source_penalty: float,
 ) -> list[ArticleHit]:
     """``hits`` re-ranked by the domains they cover, then diversified down to ``articles``."""
     boosted = [
@@ -104,7 +113,7 @@ def domain_boosted(
         for hit in hits
     ]
     boosted.sort(key=lambda hit: (-hit.score, hit.article_id))
-    return diversify(boosted, articles, max_per_source)
+    return diversify(boosted, articles, source_penalty)
 
 
 def gather_evidence(
@@ -133,5 +142,7 @@ def gather_evidence(
         hits = search_articles(
             table, query, query_vector, k=pool, filters=filters, candidates=CANDIDATES, now=now
         )
-    chosen = domain_boosted(hits, analysis.domains, wanted, max_per_source=2)
+    chosen = domain_boosted(
+        hits, analysis.domains, wanted, source_penalty=RankingWeights().source_penalty
+    )
     return [Evidence(ref=position, **dict(hit)) for position, hit in enumerate(chosen, start=1)]

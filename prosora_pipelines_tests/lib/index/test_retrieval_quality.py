@@ -17,8 +17,8 @@ from prosora_pipelines.lib.index.search import RankingWeights, SearchMode, searc
 from prosora_pipelines.lib.sample_corpus import load_sample_truth, sample_articles
 
 K = 10
-# Pure relevance and no diversity cap, so the three modes are compared on retrieval alone.
-RELEVANCE_ONLY = RankingWeights(credibility=0.0, recency=0.0, max_per_source=K)
+# Pure relevance and no diversity penalty, so the three modes are compared on retrieval alone.
+RELEVANCE_ONLY = RankingWeights(credibility=0.0, recency=0.0, source_penalty=0.0)
 
 
 def recall_at_k(ranked: Sequence[str], relevant: Set[str], k: int) -> float:

@@ -65,11 +65,19 @@ def _hit(article_id: str, source: str, score: float) -> ArticleHit:
     )
 
 
-def test_diversity_caps_a_source_while_others_remain() -> None:
-    hits = [_hit(f"a{n}", "ledger", 10 - n) for n in range(5)] + [_hit("b1", "pulse", 1.0)]
-    chosen = diversify(hits, k=4, max_per_source=2)
-    assert [h.article_id for h in chosen] == ["a0", "a1", "b1", "a2"]
-    assert [h.article_id for h in diversify(hits[:3], k=3, max_per_source=1)] == ["a0", "a1", "a2"]
+def test_diversity_penalizes_repeats_of_a_source_without_capping_it() -> None:
+    hits = [_hit(f"a{n}", "ledger", 1.0 - 0.1 * n) for n in range(5)] + [_hit("b1", "pulse", 0.75)]
+    order = [h.article_id for h in diversify(hits, k=4, source_penalty=0.0)]
+    assert order == ["a0", "a1", "a2", "b1"]
+    # a1 (0.9 - 0.1) still beats b1 (0.75); a2 (0.8 - 0.2) no longer does.
+    order = [h.article_id for h in diversify(hits, k=4, source_penalty=0.1)]
+    assert order == ["a0", "a1", "b1", "a2"]
+    # One source only: the penalty reorders nothing and drops nothing.
+    assert [h.article_id for h in diversify(hits[:3], k=3, source_penalty=5.0)] == [
+        "a0",
+        "a1",
+        "a2",
+    ]
 
 
 def test_filters_to_sql_quotes_values() -> None:
@@ -124,7 +132,7 @@ def _toy_table(tmp_path: Path) -> object:
     vectors = np.eye(4, dtype=np.float32)[[0, 0, 1, 2, 3, 0]]
     index = ArticleIndex(tmp_path / "lancedb")
     table = index.open_or_create("toy", 4)
-    table.add(chunk_rows(rows, vectors, model))
+    table.add(chunk_rows(rows, vectors, vectors, model))
     refresh_indexes(table)
     return table
 

@@ -40,6 +40,7 @@ def _rows(start: int, count: int, rng: np.random.Generator) -> pa.Table:
         "model_id": ["m"] * count,
         "model_version": ["v"] * count,
         "vector": pa.FixedSizeListArray.from_arrays(pa.array(vectors.ravel()), DIMENSION),
+        "title_vector": pa.FixedSizeListArray.from_arrays(pa.array(vectors.ravel()), DIMENSION),
     }
     return pa.table(columns, schema=chunk_schema(DIMENSION))
 
