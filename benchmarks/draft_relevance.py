@@ -43,7 +43,12 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import polars as pl  # noqa: E402
 
-from benchmarks.measuring import start_time_limit, stop_time_limit, verdict  # noqa: E402
+from benchmarks.measuring import (  # noqa: E402
+    shared_dir,
+    start_time_limit,
+    stop_time_limit,
+    verdict,
+)
 from prosora_pipelines.lib.appdb.engine import make_engine, make_session_factory  # noqa: E402
 from prosora_pipelines.lib.appdb.migrations import migrate  # noqa: E402
 from prosora_pipelines.lib.appdb.repository import get_or_create_user  # noqa: E402
@@ -52,8 +57,8 @@ from prosora_pipelines.lib.index.embedding import Embedder, load_embedder  # noq
 from prosora_pipelines.lib.index.feed_folder_corpus import feed_folder_articles  # noqa: E402
 from prosora_pipelines.lib.index.relevance_judgments import (  # noqa: E402
     JudgedQuery,
-    QueryKind,
     Split,
+    judged_slice,
     load_judged_queries,
 )
 from prosora_pipelines.lib.index.vector_store import (  # noqa: E402
@@ -79,25 +84,6 @@ THRESHOLDS = [0.40, 0.42, 0.45, 0.48, 0.50]
 QUICK_QUERIES_PER_KIND_AND_HALF = 1
 QUICK_OTHER_ARTICLES = 100
 DEFAULT_TIME_LIMIT_SECONDS = 3600
-
-
-def default_feeds() -> Path:
-    shared = os.environ.get("PROSORA_SHARED_DIR")
-    return (Path(shared) if shared else REPO_ROOT.parent / "shared") / "feeds" / "real"
-
-
-def quick_slice(
-    articles: pl.DataFrame, queries: list[JudgedQuery]
-) -> tuple[pl.DataFrame, list[JudgedQuery]]:
-    """A query of each kind and half, their judged articles and a slice of the rest."""
-    chosen: list[JudgedQuery] = []
-    for split in Split:
-        for kind in QueryKind:
-            same = [q for q in queries if q.split is split and q.kind is kind]
-            chosen += same[:QUICK_QUERIES_PER_KIND_AND_HALF]
-    judged = {article for query in chosen for article in query.grades}
-    others = articles.filter(~pl.col("id").is_in(list(judged))).head(QUICK_OTHER_ARTICLES)
-    return pl.concat([articles.filter(pl.col("id").is_in(list(judged))), others]), chosen
 
 
 def build_index(home: Path, articles: pl.DataFrame, embedder: Embedder) -> None:
@@ -158,11 +144,16 @@ def main(argv: list[str] | None = None) -> None:
     arguments = parser.parse_args(argv)
     start_time_limit(arguments.time_limit)
     started = time.perf_counter()
-    feeds = arguments.feeds or default_feeds()
+    feeds = arguments.feeds or shared_dir() / "feeds" / "real"
     queries = load_judged_queries(JUDGMENTS)
     articles = feed_folder_articles(feeds)
     if arguments.quick:
-        articles, queries = quick_slice(articles, queries)
+        articles, queries = judged_slice(
+            articles,
+            queries,
+            queries_per_kind_and_half=QUICK_QUERIES_PER_KIND_AND_HALF,
+            other_articles=QUICK_OTHER_ARTICLES,
+        )
     embedder = load_embedder()
     with tempfile.TemporaryDirectory(prefix="draft-relevance-") as scratch:
         home = Path(scratch)

@@ -23,7 +23,6 @@ smoke run on a few queries and a slice of the corpus, whose figures mean nothing
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import sys
 import tempfile
@@ -36,13 +35,18 @@ if str(REPO_ROOT) not in sys.path:
 
 import polars as pl  # noqa: E402
 
-from benchmarks.measuring import start_time_limit, stop_time_limit, verdict  # noqa: E402
+from benchmarks.measuring import (  # noqa: E402
+    shared_dir,
+    start_time_limit,
+    stop_time_limit,
+    verdict,
+)
 from prosora_pipelines.lib.index.embedding import load_embedder  # noqa: E402
 from prosora_pipelines.lib.index.feed_folder_corpus import feed_folder_articles  # noqa: E402
 from prosora_pipelines.lib.index.relevance_judgments import (  # noqa: E402
-    JudgedQuery,
     QueryKind,
     Split,
+    judged_slice,
     load_judged_queries,
 )
 from prosora_pipelines.lib.index.retrieval_evaluation import (  # noqa: E402
@@ -57,25 +61,6 @@ MARGIN_OVER_DENSE = 0.05
 QUICK_QUERIES_PER_KIND_AND_HALF = 2
 QUICK_OTHER_ARTICLES = 150
 DEFAULT_TIME_LIMIT_SECONDS = 1800
-
-
-def default_feeds() -> Path:
-    shared = os.environ.get("PROSORA_SHARED_DIR")
-    return (Path(shared) if shared else REPO_ROOT.parent / "shared") / "feeds" / "real"
-
-
-def quick_slice(
-    articles: pl.DataFrame, queries: list[JudgedQuery]
-) -> tuple[pl.DataFrame, list[JudgedQuery]]:
-    """A few queries of each kind and half, their judged articles and a slice of the rest."""
-    chosen: list[JudgedQuery] = []
-    for split in Split:
-        for kind in QueryKind:
-            same = [q for q in queries if q.split is split and q.kind is kind]
-            chosen += same[:QUICK_QUERIES_PER_KIND_AND_HALF]
-    judged = {article for query in chosen for article in query.grades}
-    others = articles.filter(~pl.col("id").is_in(list(judged))).head(QUICK_OTHER_ARTICLES)
-    return pl.concat([articles.filter(pl.col("id").is_in(list(judged))), others]), chosen
 
 
 def print_summary(table: pl.DataFrame) -> None:
@@ -121,7 +106,9 @@ def targets(table: pl.DataFrame) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--feeds", type=Path, default=default_feeds(), help="feed folder")
+    parser.add_argument(
+        "--feeds", type=Path, default=shared_dir() / "feeds" / "real", help="feed folder"
+    )
     parser.add_argument("--judgments", type=Path, default=JUDGMENTS, help="judgments folder")
     parser.add_argument("--per-query", action="store_true", help="every query's nDCG@10")
     parser.add_argument(
@@ -142,7 +129,12 @@ def main() -> None:
     articles = feed_folder_articles(args.feeds)
     queries = load_judged_queries(args.judgments)
     if args.quick:
-        articles, queries = quick_slice(articles, queries)
+        articles, queries = judged_slice(
+            articles,
+            queries,
+            queries_per_kind_and_half=QUICK_QUERIES_PER_KIND_AND_HALF,
+            other_articles=QUICK_OTHER_ARTICLES,
+        )
     print(
         f"Retrieval benchmark: {articles.height:,} articles from {args.feeds}"
         f"{' (--quick slice: figures mean nothing)' if args.quick else ''}; "

@@ -23,6 +23,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+import polars as pl
+
 from prosora_pipelines.lib.query.words import content_words, words
 
 QUERIES_FILE = "queries.json"
@@ -144,3 +146,22 @@ def word_overlap(query: JudgedQuery, documents: dict[str, str]) -> float:
         return 0.0
     shares = [len(asked & set(words(documents[article]))) / len(asked) for article in judged]
     return sum(shares) / len(shares)
+
+
+def judged_slice(
+    articles: pl.DataFrame,
+    queries: Sequence[JudgedQuery],
+    *,
+    queries_per_kind_and_half: int,
+    other_articles: int,
+) -> tuple[pl.DataFrame, list[JudgedQuery]]:
+    """A few queries of each kind and half, every article judged for them and a slice of the
+    rest: a corpus small enough for a smoke run, whose figures mean nothing."""
+    chosen: list[JudgedQuery] = []
+    for split in Split:
+        for kind in QueryKind:
+            same = [q for q in queries if q.split is split and q.kind is kind]
+            chosen += same[:queries_per_kind_and_half]
+    judged = list({article for query in chosen for article in query.grades})
+    others = articles.filter(~pl.col("id").is_in(judged)).head(other_articles)
+    return pl.concat([articles.filter(pl.col("id").is_in(judged)), others]), chosen
