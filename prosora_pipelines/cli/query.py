@@ -182,6 +182,10 @@ def profile_set(
     format: Annotated[
         list[str] | None, typer.Option("--format", help="A default format (repeatable).")
     ] = None,
+    timezone: Annotated[
+        str | None,
+        typer.Option(help="Your IANA timezone (Europe/Berlin), for posting times."),
+    ] = None,
     from_file: Annotated[
         Path | None, typer.Option(help="A JSON file with the whole profile.", exists=True)
     ] = None,
@@ -203,6 +207,7 @@ def profile_set(
         "phrases_to_avoid": avoid,
         "audience": audience,
         "default_formats": format,
+        "timezone": timezone,
     }
     changes.update({name: value for name, value in given.items() if value is not None})
     if not changes:

@@ -21,6 +21,12 @@ checks anyway).
 4. Each hook is one angle; each format has a template per angle (see ``_linkedin``,
    ``_thread`` and ``_outline``). Ties break on the evidence order and the text, so the same
    inputs always give the same drafts.
+5. Shape (``generation.DraftShape``, from learning patterns): a length band is met by
+   taking more or fewer of the selected sentences (the count whose rendered draft falls in
+   the band, else the one closest to it); a hashtag count sets how many hashtags a LinkedIn
+   post carries; a link ends a LinkedIn post's takeaway with the URL of the article its
+   first claim cites. Without a shape, a LinkedIn post has three body sentences and three
+   hashtags, a thread four posts between hook and closing, an outline eight points.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from prosora_pipelines.lib.appdb.repository import ContentFormat
 from prosora_pipelines.lib.index.search import recency_weight
@@ -46,9 +52,10 @@ from prosora_pipelines.lib.query.drafts import (
     LinkedInPostContent,
     XThreadContent,
     build_draft,
+    render,
 )
 from prosora_pipelines.lib.query.evidence import Evidence
-from prosora_pipelines.lib.query.generation import DraftRequest, Generation
+from prosora_pipelines.lib.query.generation import DraftRequest, DraftShape, Generation
 from prosora_pipelines.lib.query.voice import Voice
 from prosora_pipelines.lib.query.words import content_words
 from prosora_pipelines.lib.query.words import words as words_of
@@ -240,8 +247,11 @@ def topic_of(query: str, keywords: Sequence[str]) -> str:
 
 
 def hashtags(domains: Sequence[str], keywords: Sequence[str], limit: int = 3) -> list[str]:
-    """Hashtags from the query's domains, then its keywords: letters only, camel-cased."""
+    """Up to ``limit`` hashtags from the query's domains, then its keywords: letters only,
+    camel-cased."""
     tags: list[str] = []
+    if limit <= 0:
+        return tags
     for term in [*domains, *keywords]:
         parts = [part for part in re.split(r"[^A-Za-z]+", term) if part]
         if not parts:
@@ -317,22 +327,23 @@ class _Angle:
         }[self.hook]
 
 
-def _linkedin(angle: _Angle, tags: list[str]) -> LinkedInPostContent:
+def _linkedin(angle: _Angle, tags: list[str], link: bool, claims: int) -> LinkedInPostContent:
+    body = angle.claims(angle.body()[:claims])
+    takeaway = angle.takeaway()
+    if link:
+        takeaway = f"{takeaway} Read the reporting: {angle.evidence[body[0].refs[0]].url}"
     return LinkedInPostContent(
-        hook=angle.hook_line(MAX_HOOK_SENTENCE),
-        body=angle.claims(angle.body()[:3]),
-        takeaway=angle.takeaway(),
-        hashtags=tags,
+        hook=angle.hook_line(MAX_HOOK_SENTENCE), body=body, takeaway=takeaway, hashtags=tags
     )
 
 
-def _thread(angle: _Angle) -> XThreadContent:
+def _thread(angle: _Angle, posts: int) -> XThreadContent:
     closing = angle.takeaway()
     if len(closing) > 260:
         closing = "Every post above cites its source; read them before the takes."
     return XThreadContent(
         hook=angle.hook_line(MAX_SENTENCE),
-        posts=angle.claims(angle.body()[:4], with_lead_in=False),
+        posts=angle.claims(angle.body()[:posts], with_lead_in=False),
         closing=closing,
     )
 
@@ -345,7 +356,8 @@ OUTLINE_TITLES: dict[HookType, str] = {
 }
 
 
-def _outline(angle: _Angle) -> BlogOutlineContent:
+def _outline(angle: _Angle, points: int) -> BlogOutlineContent:
+    angle = replace(angle, sentences=angle.sentences[:points])
     by_article: dict[int, list[Sentence]] = {}
     for sentence in angle.sentences:
         by_article.setdefault(sentence.ref, []).append(sentence)
@@ -371,6 +383,56 @@ SENTENCES_PER_FORMAT: dict[ContentFormat, int] = {
     "x_thread": 5,
     "blog_outline": 8,
 }
+# The default count of the part a length band stretches or shrinks (LinkedIn body claims,
+# thread posts, outline points), and the range it may take.
+PARTS_PER_FORMAT: dict[ContentFormat, tuple[int, range]] = {
+    "linkedin_post": (3, range(1, 7)),
+    "x_thread": (4, range(1, 10)),
+    "blog_outline": (8, range(2, 13)),
+}
+MAX_SENTENCES = 13
+
+
+def _content(
+    fmt: ContentFormat, angle: _Angle, tags: list[str], link: bool, parts: int
+) -> DraftContent:
+    if fmt == "linkedin_post":
+        return _linkedin(angle, tags, link, parts)
+    if fmt == "x_thread":
+        return _thread(angle, parts)
+    return _outline(angle, parts)
+
+
+def _distance(characters: int, band: tuple[int, int]) -> int:
+    low, high = band
+    return max(low - characters, characters - high, 0)
+
+
+def shaped_content(
+    fmt: ContentFormat, angle: _Angle, tags: list[str], shape: DraftShape
+) -> DraftContent:
+    """The format's content for this angle, as long as ``shape`` asks (step 5): the default
+    number of parts without a length band, else the fewest parts whose rendered text falls
+    in the band, or the count that comes closest to it."""
+    link = bool(shape.link) and fmt == "linkedin_post"
+    default, counts = PARTS_PER_FORMAT[fmt]
+    if shape.characters is None:
+        return _content(fmt, angle, tags, link, default)
+    available = len(angle.body()) if fmt != "blog_outline" else len(angle.sentences)
+    best: tuple[int, DraftContent] | None = None
+    for parts in counts:
+        if parts > max(available, counts.start):
+            break
+        try:
+            content = _content(fmt, angle, tags, link, parts)
+        except ValueError:
+            continue
+        distance = _distance(len(render(content, angle.evidence)), shape.characters)
+        if best is None or distance < best[0]:
+            best = (distance, content)
+        if distance == 0:
+            break
+    return best[1] if best is not None else _content(fmt, angle, tags, link, default)
 
 
 class ExtractiveGenerator:
@@ -394,7 +456,12 @@ class ExtractiveGenerator:
             )
         evidence = {item.ref: item for item in request.evidence}
         topic = topic_of(request.query, request.analysis.keywords)
-        tags = hashtags(list(request.analysis.domains), request.analysis.keywords)
+        shape = request.shape
+        tags = hashtags(
+            list(request.analysis.domains),
+            request.analysis.keywords,
+            3 if shape.hashtags is None else shape.hashtags,
+        )
         hooks = [
             hook
             for hook in request.hook_order
@@ -405,11 +472,17 @@ class ExtractiveGenerator:
         rejected: list[str] = []
         # Greedy selection never revisits a choice, so the longest selection per hook serves
         # every format as a prefix.
-        longest = max(SENTENCES_PER_FORMAT[fmt] for fmt in request.formats)
+        longest = (
+            max(SENTENCES_PER_FORMAT[fmt] for fmt in request.formats)
+            if shape.characters is None
+            else MAX_SENTENCES
+        )
         selected = {hook: select(sentences, longest, hook) for hook in hooks}
         for fmt in request.formats:
             for variant, hook in enumerate(hooks):
-                chosen = selected[hook][: SENTENCES_PER_FORMAT[fmt]]
+                chosen = selected[hook][
+                    : SENTENCES_PER_FORMAT[fmt] if shape.characters is None else MAX_SENTENCES
+                ]
                 if hook == "data":
                     numbered = [
                         s for s in chosen if s.has_number and len(s.text) <= MAX_HOOK_SENTENCE
@@ -419,13 +492,7 @@ class ExtractiveGenerator:
                     chosen.sort(key=lambda s: -s.recency)
                 angle = _Angle(hook, variant, topic, request.voice, chosen, evidence)
                 try:
-                    content: DraftContent = (
-                        _linkedin(angle, tags)
-                        if fmt == "linkedin_post"
-                        else _thread(angle)
-                        if fmt == "x_thread"
-                        else _outline(angle)
-                    )
+                    content = shaped_content(fmt, angle, tags, shape)
                     drafts.append(build_draft(fmt, hook, ANGLES[hook], content, request.evidence))
                 except (DraftError, ValueError) as error:
                     rejected.append(f"{fmt}/{hook}: {error}")

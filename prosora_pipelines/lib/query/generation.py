@@ -14,6 +14,18 @@ from prosora_pipelines.lib.query.voice import Voice
 
 
 @dataclass(frozen=True)
+class DraftShape:
+    """What the drafts should look like beyond their hook, as learning patterns ask for it;
+    None leaves the generator's own default. Generators honour it where the format allows
+    (``x_thread`` and ``blog_outline`` carry no hashtags or links)."""
+
+    # Rendered characters to aim for, lowest and highest, inclusive.
+    characters: tuple[int, int] | None = None
+    hashtags: int | None = None
+    link: bool | None = None
+
+
+@dataclass(frozen=True)
 class DraftRequest:
     query: str
     analysis: QueryAnalysis
@@ -23,6 +35,7 @@ class DraftRequest:
     variants_per_format: int
     # Hooks in the order to try them: what learning patterns say works comes first.
     hook_order: tuple[HookType, ...]
+    shape: DraftShape = field(default_factory=DraftShape)
 
 
 @dataclass(frozen=True)

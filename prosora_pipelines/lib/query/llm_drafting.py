@@ -99,6 +99,24 @@ def _voice_lines(request: DraftRequest) -> list[str]:
     ]
 
 
+def _shape_lines(request: DraftRequest) -> list[str]:
+    """What learning patterns ask of the drafts' shape, when they ask anything."""
+    shape = request.shape
+    lines: list[str] = []
+    if shape.characters is not None:
+        low, high = shape.characters
+        lines.append(f"Length of each draft: {low} to {high} characters")
+    if shape.hashtags is not None:
+        lines.append(f"Hashtags per LinkedIn post: {shape.hashtags}")
+    if shape.link is not None:
+        lines.append(
+            "End each LinkedIn takeaway with the URL of the first article it cites"
+            if shape.link
+            else "No URLs in the drafts"
+        )
+    return lines
+
+
 def drafting_prompt(request: DraftRequest) -> str:
     """The user message: the task, the voice, and the evidence, numbered."""
     evidence = "\n\n".join(
@@ -112,6 +130,7 @@ def drafting_prompt(request: DraftRequest) -> str:
             f"Variants per format: {request.variants_per_format}, hook types in this order of "
             f"preference: {', '.join(request.hook_order)}",
             *_voice_lines(request),
+            *_shape_lines(request),
             "",
             "Evidence:",
             evidence,
