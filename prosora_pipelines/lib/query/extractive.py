@@ -416,7 +416,8 @@ def shaped_content(
     in the band, or the count that comes closest to it."""
     link = bool(shape.link) and fmt == "linkedin_post"
     default, counts = PARTS_PER_FORMAT[fmt]
-    if shape.characters is None:
+    band = shape.characters.get(fmt)
+    if band is None:
         return _content(fmt, angle, tags, link, default)
     available = len(angle.body()) if fmt != "blog_outline" else len(angle.sentences)
     best: tuple[int, DraftContent] | None = None
@@ -427,7 +428,7 @@ def shaped_content(
             content = _content(fmt, angle, tags, link, parts)
         except ValueError:
             continue
-        distance = _distance(len(render(content, angle.evidence)), shape.characters)
+        distance = _distance(len(render(content, angle.evidence)), band)
         if best is None or distance < best[0]:
             best = (distance, content)
         if distance == 0:
@@ -474,14 +475,14 @@ class ExtractiveGenerator:
         # every format as a prefix.
         longest = (
             max(SENTENCES_PER_FORMAT[fmt] for fmt in request.formats)
-            if shape.characters is None
+            if not shape.characters
             else MAX_SENTENCES
         )
         selected = {hook: select(sentences, longest, hook) for hook in hooks}
         for fmt in request.formats:
             for variant, hook in enumerate(hooks):
                 chosen = selected[hook][
-                    : SENTENCES_PER_FORMAT[fmt] if shape.characters is None else MAX_SENTENCES
+                    : SENTENCES_PER_FORMAT[fmt] if fmt not in shape.characters else MAX_SENTENCES
                 ]
                 if hook == "data":
                     numbered = [

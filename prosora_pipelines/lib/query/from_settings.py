@@ -19,8 +19,11 @@ from prosora_pipelines.lib.query.engine import AnalysisRefiner, QueryEngine
 from prosora_pipelines.lib.query.extractive import ExtractiveGenerator
 from prosora_pipelines.lib.query.generation import Generator
 from prosora_pipelines.lib.query.llm_drafting import LLMAnalysisRefiner, LLMDraftGenerator
-from prosora_pipelines.lib.query.prediction import EngagementPrior
+from prosora_pipelines.lib.query.prediction import EngagementPrior, PromotedModelOrPrior
 from prosora_pipelines.settings import Settings
+
+MODELS_FOLDER = "models"
+"""Trained models live under ``PROSORA_HOME/models`` (``lib.engagement.model_registry``)."""
 
 
 def generator_from_settings(settings: Settings) -> tuple[Generator, AnalysisRefiner | None]:
@@ -62,7 +65,9 @@ def engine_from_settings(
         index=index.result(),
         sessions=sessions,
         generator=generator,
-        predictor=EngagementPrior(),
+        predictor=PromotedModelOrPrior(
+            settings.home / MODELS_FOLDER, embedder.encode, EngagementPrior()
+        ),
         refiner=refiner,
     )
     engine.warm_up()

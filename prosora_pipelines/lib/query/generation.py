@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -19,8 +20,8 @@ class DraftShape:
     None leaves the generator's own default. Generators honour it where the format allows
     (``x_thread`` and ``blog_outline`` carry no hashtags or links)."""
 
-    # Rendered characters to aim for, lowest and highest, inclusive.
-    characters: tuple[int, int] | None = None
+    # Per format, the rendered characters to aim for, lowest and highest, inclusive.
+    characters: Mapping[ContentFormat, tuple[int, int]] = field(default_factory=dict)
     hashtags: int | None = None
     link: bool | None = None
 

@@ -103,9 +103,11 @@ def _shape_lines(request: DraftRequest) -> list[str]:
     """What learning patterns ask of the drafts' shape, when they ask anything."""
     shape = request.shape
     lines: list[str] = []
-    if shape.characters is not None:
-        low, high = shape.characters
-        lines.append(f"Length of each draft: {low} to {high} characters")
+    lines += [
+        f"Length of each {fmt}: {low} to {high} characters"
+        for fmt, (low, high) in shape.characters.items()
+        if fmt in request.formats
+    ]
     if shape.hashtags is not None:
         lines.append(f"Hashtags per LinkedIn post: {shape.hashtags}")
     if shape.link is not None:
