@@ -57,6 +57,9 @@ setup(
         "rich>=13",
         "numpy>=1.26",
         "scikit-learn>=1.4",
+        # Engagement training holds BLAS to one thread: its matrices are small, and on a busy
+        # machine a second BLAS thread spin-waits for a core (lib/engagement/training.py).
+        "threadpoolctl>=3.1",
         "lancedb>=0.40,<0.41",
         # The Makefile pins torch to the CPU build 2.13.0 through constraints.txt.
         "torch>=2.4,<3",

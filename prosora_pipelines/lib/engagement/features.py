@@ -30,6 +30,10 @@ Each feature, its value, and the pattern key it gives (``pattern_values``):
 - ``posted_hour``: 0-23 in that timezone, None when not posted; key ``posted_hour_band``:
   ``night`` (0-5), ``morning`` (6-11), ``afternoon`` (12-16), ``evening`` (17-23).
 
+The text embedding a model may use beside these features is of ``embedding_text(text)``,
+the post's opening: what a reader sees before "see more", and a fraction of the cost of
+embedding a long post whole.
+
 A draft not yet posted has no posting time: its time features are None and it has no time
 pattern keys, which is how the engine asks "what if it were posted then?" (pass the time).
 """
@@ -51,6 +55,8 @@ LENGTH_BANDS: Mapping[str, tuple[int, int]] = {
 """Per format, the character counts where ``medium`` starts and ``long`` starts: formats are
 read differently, so one cut for all would call every outline long."""
 DEFAULT_LENGTH_BANDS = (700, 1500)
+EMBEDDED_CHARACTERS = 400
+"""How much of a post's opening its text embedding covers."""
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 NO_HOOK = "none"
 NO_DOMAIN = "none"
@@ -126,6 +132,11 @@ def first_line(text: str) -> str:
         if line.strip():
             return _THREAD_NUMBERING.sub("", _CITATION_MARKER.sub("", line)).strip()
     return ""
+
+
+def embedding_text(text: str) -> str:
+    """The part of a post that is embedded, for training and prediction alike."""
+    return text[:EMBEDDED_CHARACTERS]
 
 
 def _syllables(word: str) -> int:
