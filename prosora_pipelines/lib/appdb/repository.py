@@ -613,17 +613,25 @@ def record_feedback_batch(
     return results
 
 
-def active_learning_patterns(session: Session, user: User | None) -> list[LearningPattern]:
+def active_learning_patterns(
+    session: Session, user: User | None, *, include_inactive: bool = False
+) -> list[LearningPattern]:
     """The active patterns that apply to ``user``: theirs and the global ones (only the
-    global ones for ``None``), most confident first."""
+    global ones for ``None``), the user's own first, then most confident first; with
+    ``include_inactive``, the inactive ones too (kept for history, steering nothing)."""
     applies: ColumnElement[bool] = LearningPattern.user_id.is_(None)
     if user is not None:
         applies = or_(applies, LearningPattern.user_id == user.id)
+    statement = select(LearningPattern).where(applies)
+    if not include_inactive:
+        statement = statement.where(LearningPattern.active)
     return list(
         session.scalars(
-            select(LearningPattern)
-            .where(LearningPattern.active, applies)
-            .order_by(LearningPattern.confidence.desc(), LearningPattern.created_at.desc())
+            statement.order_by(
+                LearningPattern.user_id.is_(None),
+                LearningPattern.confidence.desc(),
+                LearningPattern.created_at.desc(),
+            )
         )
     )
 

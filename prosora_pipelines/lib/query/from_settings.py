@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -23,7 +24,11 @@ from prosora_pipelines.lib.query.prediction import EngagementPrior, PromotedMode
 from prosora_pipelines.settings import Settings
 
 MODELS_FOLDER = "models"
-"""Trained models live under ``PROSORA_HOME/models`` (``lib.engagement.model_registry``)."""
+
+
+def models_dir_for(settings: Settings) -> Path:
+    """Where trained models live: ``PROSORA_HOME/models`` (``lib.engagement.model_registry``)."""
+    return settings.home / MODELS_FOLDER
 
 
 def generator_from_settings(settings: Settings) -> tuple[Generator, AnalysisRefiner | None]:
@@ -66,7 +71,7 @@ def engine_from_settings(
         sessions=sessions,
         generator=generator,
         predictor=PromotedModelOrPrior(
-            settings.home / MODELS_FOLDER, embedder.encode, EngagementPrior()
+            models_dir_for(settings), embedder.encode, EngagementPrior()
         ),
         refiner=refiner,
     )

@@ -45,7 +45,11 @@ import numpy as np
 import numpy.typing as npt
 
 from prosora_pipelines.lib.appdb.repository import ContentFormat
-from prosora_pipelines.lib.engagement.features import pattern_values, post_features
+from prosora_pipelines.lib.engagement.features import (
+    embedding_text,
+    pattern_values,
+    post_features,
+)
 from prosora_pipelines.lib.engagement.model_registry import EMBEDDING_FEATURE, load_promoted
 from prosora_pipelines.lib.query.drafts import Draft, HookType
 from prosora_pipelines.lib.query.evidence import Evidence
@@ -206,7 +210,7 @@ class PromotedModelOrPrior:
         promoted = load_promoted(self.models_dir)
         if promoted is None or not drafts:
             return self.prior.predict_drafts(drafts, evidence, context)
-        vectors = self.encode([draft.text for draft in drafts])
+        vectors = self.encode([embedding_text(draft.text) for draft in drafts])
         tiers = {item.ref: item.tier for item in evidence}
         predictions = []
         for draft, vector in zip(drafts, vectors, strict=True):
