@@ -135,6 +135,11 @@ class Settings(BaseSettings):
     database_pool_timeout: float = Field(
         3.0, gt=0, le=60, description="Seconds a request waits for a free database connection."
     )
+    learning_min_new_observations: int = Field(
+        20,
+        ge=1,
+        description="New feedback rows that make the feedback_arrival sensor run the learning job.",
+    )
     user_email: str = Field(
         "me@prosora.local", description="Whose profile and history the command line uses."
     )

@@ -137,11 +137,24 @@ def test_code_location_matches_snapshot(
     assert graph_snapshot(definitions) == snapshot(extension_class=JSONSnapshotExtension)
 
 
-def test_ingest_job_selects_every_asset(definitions: dg.Definitions) -> None:
+LEARNING_ASSETS = {"engagement_observations", "learning_patterns", "engagement_model"}
+
+
+def test_ingest_job_selects_every_asset_but_learning(definitions: dg.Definitions) -> None:
     job = definitions.resolve_job_def("ingest")
     selected = {key.to_user_string() for key in job.asset_layer.executable_asset_keys}
-    assert selected == _asset_names(definitions)
+    assert selected == _asset_names(definitions) - LEARNING_ASSETS
     assert "source_catalog" in selected
+
+
+def test_engagement_job_selects_the_learning_assets(definitions: dg.Definitions) -> None:
+    job = definitions.resolve_job_def("engagement")
+    selected = {key.to_user_string() for key in job.asset_layer.executable_asset_keys}
+    assert selected == LEARNING_ASSETS
+    assert definitions.resolve_schedule_def("daily_learning").job_name == "engagement"
+    sensor = definitions.resolve_sensor_def("feedback_arrival")
+    assert sensor.job_name == "engagement"
+    assert sensor.required_resource_keys == {"app_database", "learning"}
 
 
 def _asset_names(definitions: dg.Definitions) -> set[str]:
@@ -184,7 +197,7 @@ def test_every_asset_and_check_is_described(definitions: dg.Definitions) -> None
     assert undescribed_checks == []
 
 
-STORAGE_KINDS = {"parquet", "lancedb", "json"}
+STORAGE_KINDS = {"parquet", "lancedb", "json", "sql"}
 
 
 def test_every_asset_names_its_owner_code_version_and_storage(

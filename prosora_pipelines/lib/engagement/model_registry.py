@@ -50,6 +50,8 @@ from prosora_pipelines.lib.engagement.features import (
     pattern_values,
 )
 
+MODELS_FOLDER = "models"
+"""The folder under ``PROSORA_HOME`` for models (the query encoders live there too)."""
 ENGAGEMENT_FOLDER = "engagement"
 MANIFEST = "manifest.json"
 VERSION_PREFIX = "engagement-model-"
@@ -166,6 +168,11 @@ class EngagementPredictor:
         row = self.model.design_row(features, text_embedding)
         rate = float(self.model.predict_rows(row[np.newaxis, :], [user_id])[0])
         return rate, self.model.contributions(row)
+
+
+def models_dir(home: Path) -> Path:
+    """Where the models of the installation at ``home`` (``PROSORA_HOME``) are kept."""
+    return home / MODELS_FOLDER
 
 
 def engagement_folder(models_dir: Path) -> Path:
