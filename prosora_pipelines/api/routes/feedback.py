@@ -25,9 +25,9 @@ from prosora_pipelines.lib.engagement.feedback_import import (
     FeedbackImportError,
     import_feedback,
 )
+from prosora_pipelines.lib.engagement.model_registry import models_dir
 from prosora_pipelines.lib.engagement.model_report import models_report
 from prosora_pipelines.lib.engagement.performance_analytics import performance_report
-from prosora_pipelines.lib.query.from_settings import models_dir_for
 
 router = APIRouter(
     prefix=API_PREFIX, tags=["feedback and learning"], responses=UNAVAILABLE_RESPONSES
@@ -196,7 +196,7 @@ async def import_csv(file: UploadFile, context: Context, caller: CurrentCaller) 
 def performance(context: Context, caller: CurrentCaller) -> PerformanceOut:
     with context.reads() as session:
         report = performance_report(session, user_of(session, caller))
-    models = models_report(models_dir_for(context.settings))
+    models = models_report(models_dir(context.settings.home))
     return PerformanceOut.model_validate(
         {
             **asdict(report),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -14,6 +13,7 @@ from prosora_pipelines.lib.appdb.engine import (
     make_session_factory,
 )
 from prosora_pipelines.lib.appdb.migrations import migrate
+from prosora_pipelines.lib.engagement.model_registry import models_dir
 from prosora_pipelines.lib.index.embedding import load_embedder
 from prosora_pipelines.lib.index.vector_store import CurrentIndex
 from prosora_pipelines.lib.query.engine import AnalysisRefiner, QueryEngine
@@ -22,13 +22,6 @@ from prosora_pipelines.lib.query.generation import Generator
 from prosora_pipelines.lib.query.llm_drafting import LLMAnalysisRefiner, LLMDraftGenerator
 from prosora_pipelines.lib.query.prediction import EngagementPrior, PromotedModelOrPrior
 from prosora_pipelines.settings import Settings
-
-MODELS_FOLDER = "models"
-
-
-def models_dir_for(settings: Settings) -> Path:
-    """Where trained models live: ``PROSORA_HOME/models`` (``lib.engagement.model_registry``)."""
-    return settings.home / MODELS_FOLDER
 
 
 def generator_from_settings(settings: Settings) -> tuple[Generator, AnalysisRefiner | None]:
@@ -71,7 +64,7 @@ def engine_from_settings(
         sessions=sessions,
         generator=generator,
         predictor=PromotedModelOrPrior(
-            models_dir_for(settings), embedder.encode, EngagementPrior()
+            models_dir(settings.home), embedder.encode, EngagementPrior()
         ),
         refiner=refiner,
     )
