@@ -53,7 +53,7 @@ def test_demo_then_query_and_profile_commands() -> None:
     assert "Query: Write an X thread on stablecoin reserve rules" in output
     assert output.count("linkedin_post · ") == 3 and "intent x_thread" in output
     assert output.count("x_thread · ") == 1 + 3
-    assert output.count("predicted engagement") == 6 and "(prior, engagement-prior-1)" in output
+    assert output.count("predicted engagement") == 6 and "(prior engagement-prior-1)" in output
 
     answered = runner.invoke(
         app, ["query", "stablecoin reserve rules", "--format", "blog_outline", "--json"]

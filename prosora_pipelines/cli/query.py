@@ -78,10 +78,17 @@ def print_result(result: QueryResult) -> None:
     for variant in result.variants:
         prediction = variant.prediction
         citations = "\n".join(f"[{c.ref}] {c.title} — {c.url}" for c in variant.citations)
+        source = "learned model" if prediction.kind == "learned" else prediction.kind
         footer = (
-            f"predicted engagement {prediction.rate:.2%} ({prediction.kind}, "
+            f"predicted engagement {prediction.rate:.2%} ({source} "
             f"{prediction.model_version}): {'; '.join(prediction.reasons)}"
         )
+        if variant.suggested_posting_time is not None:
+            footer += f"\npost at {variant.suggested_posting_time:%a %d %b %Y %H:%M %Z}"
+        if variant.patterns_applied:
+            footer += "\nfollows what you learned: " + ", ".join(
+                f"{p.pattern_type}={p.value} ({p.lift - 1:+.0%})" for p in variant.patterns_applied
+            )
         console.print(
             Panel(
                 f"{variant.text}\n\n[dim]{citations}[/dim]\n[cyan]{footer}[/cyan]",
