@@ -38,9 +38,7 @@ def test_the_history_imports_once_and_is_labelled_simulated(database_url: str) -
         user = get_or_create_user(session, "me@prosora.local", "me")
         assert import_simulated_history(session, user, records) == 0
     with sessions() as session:
-        assert session.scalar(select(func.count()).select_from(PerformanceFeedback)) == len(
-            records
-        )
+        assert session.scalar(select(func.count()).select_from(PerformanceFeedback)) == len(records)
         assert set(session.scalars(select(Query.text))) == {SIMULATED_QUERY_TEXT}
         assert set(session.scalars(select(Variant.model_version))) == {SIMULATED_GENERATOR}
     engine.dispose()
