@@ -8,6 +8,7 @@ from pydantic import ValidationError
 from pydantic_settings import SettingsError
 
 from prosora_pipelines.cli.api import serve, token_app
+from prosora_pipelines.cli.learning import feedback_app, learn, patterns
 from prosora_pipelines.cli.pipeline import demo, materialize
 from prosora_pipelines.cli.query import profile_app, query
 from prosora_pipelines.cli.search import search
@@ -19,7 +20,8 @@ app = typer.Typer(help="Prosora Pipelines: self-hosted content intelligence.", n
 app.add_typer(sources_app, name="sources")
 app.add_typer(profile_app, name="profile")
 app.add_typer(token_app, name="token")
-for command in (query, serve, materialize, demo, search):
+app.add_typer(feedback_app, name="feedback")
+for command in (query, serve, materialize, demo, search, learn, patterns):
     app.command()(command)
 
 

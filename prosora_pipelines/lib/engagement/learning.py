@@ -1,9 +1,10 @@
 """One learning step end to end: train a candidate on the observations, keep it as a new
 version, and promote it only when it earned it.
 
-Training is skipped when the observations and the promoted model are what the newest saved
-candidate was trained against (``observations_fingerprint``): re-running the job then
-trains nothing and saves no new version, so a re-run changes nothing.
+Training is skipped when the newest saved candidate was trained on the same observations
+(``observations_fingerprint``) and either is the promoted model or was judged against it:
+re-running the job then trains nothing and saves no new version, so a re-run changes
+nothing.
 
 Promotion (``decide_promotion``) follows the verdicts stored with the candidate: it must
 beat every baseline and the model promoted when it was trained (``training.verdict``); and
@@ -88,9 +89,9 @@ def train_candidate(
     saved = versions(models_dir)
     if saved:
         latest = read_metrics(models_dir, saved[-1])
-        if (
-            latest.get("observations_fingerprint") == fingerprint
-            and latest.get("current_version") == current_version
+        judged_against_today = latest.get("current_version") == current_version
+        if latest.get("observations_fingerprint") == fingerprint and (
+            judged_against_today or saved[-1] == current_version
         ):
             return CandidateOutcome(saved[-1], latest, reused=True, reason=latest["reason"])
     try:

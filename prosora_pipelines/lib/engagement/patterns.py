@@ -174,8 +174,12 @@ def estimate_patterns(observations: pl.DataFrame) -> list[PatternEstimate]:
                         user_id=raw.user_id,
                         feature=feature,
                         value=value,
-                        lift=math.exp(mean),
-                        interval=(math.exp(mean - _Z * spread), math.exp(mean + _Z * spread)),
+                        # Rounded as stored, so ``active`` holds for the stored figures.
+                        lift=round(math.exp(mean), _ROUNDING),
+                        interval=(
+                            round(math.exp(mean - _Z * spread), _ROUNDING),
+                            round(math.exp(mean + _Z * spread), _ROUNDING),
+                        ),
                         samples=raw.samples,
                         user_baseline_rate=baseline[raw.user_id],
                         pooled_lift=math.exp(pooled),
@@ -297,3 +301,32 @@ def upsert_patterns(
             updated += 1
     session.flush()
     return PatternChanges(tuple(gained), tuple(lost), created, updated, unchanged)
+
+
+def learned_patterns(session: Session, user_id: uuid.UUID) -> list[LearningPattern]:
+    """The user's learned rows (this module's contract), active first, then strongest."""
+    rows = [
+        row
+        for row in session.scalars(
+            select(LearningPattern).where(LearningPattern.user_id == user_id)
+        )
+        if is_learned_row(row)
+    ]
+    return sorted(
+        rows,
+        key=lambda row: (
+            not row.active,
+            -abs(math.log(max(float(row.pattern_data["lift"]), 1e-6))),
+            row.pattern_type,
+            row.pattern_data["value"],
+        ),
+    )
+
+
+def active_keys(session: Session) -> set[tuple[str, str, str]]:
+    """Every active learned pattern as ``(user_id, feature, value)``."""
+    return {
+        (str(row.user_id), row.pattern_type, row.pattern_data["value"])
+        for row in session.scalars(select(LearningPattern).where(LearningPattern.active))
+        if is_learned_row(row)
+    }
