@@ -21,6 +21,7 @@ SCRIPTS = {
     "search.py": ((), "search_articles VECTOR p95"),
     "query.py": ((), "query, encoder cached"),
     "parser_agreement.py": ((), "agree with feedparser"),
+    "learning.py": ((), "Hold-out metrics against the number of observations"),
     # Its own limit is load plus 150 s, set for an idle machine; a smoke run may be slower.
     "api_load.py": (("--time-limit", "600"), "whole run"),
 }

@@ -170,7 +170,9 @@ def add_feedback(
         "Columns (header names are matched ignoring case and spaces; platform exports' "
         "names are accepted as aliases): `variant_id`, `platform`, `posted_at` (ISO 8601 "
         "with a timezone), `impressions`, `reactions`, `comments`, `shares`, optional "
-        f"`clicks`. At most {MAX_ROWS} rows. A file with any error imports nothing and the "
+        "`clicks`. A post written outside Prosora leaves `variant_id` empty and gives its "
+        "`text` and `format` instead, so its engagement is learned from too. "
+        f"At most {MAX_ROWS} rows. A file with any error imports nothing and the "
         "answer lists every error with its line number."
     ),
 )

@@ -522,6 +522,51 @@ def owned_variants_drafted_at(
     return owned
 
 
+IMPORTED_POST_VERSION = "imported-post"
+"""The ``model_version`` of a variant that stands for a post written outside Prosora."""
+IMPORTED_POST_QUERY = "Post imported from a CSV export"
+
+
+def imported_post_variant(
+    session: Session, user: User, text: str, format_: ContentFormat, posted_at: datetime
+) -> uuid.UUID:
+    """The variant standing for a post the user wrote outside Prosora and imported with its
+    figures, created on first import: a query of its own (``options.source`` is
+    ``csv-import``) with the post as its one variant, drafted when it was posted, so the
+    post's engagement is learned from like a draft's. The same text in the same format is
+    the same post; an earlier posting time moves its drafting time back."""
+    found = session.scalars(
+        select(Variant)
+        .join(Variant.query)
+        .where(
+            Query.user_id == user.id,
+            Variant.model_version == IMPORTED_POST_VERSION,
+            Variant.format == format_,
+            Variant.text == text,
+        )
+        .order_by(Variant.created_at)
+        .limit(1)
+    ).first()
+    if found is not None:
+        if posted_at < found.created_at:
+            found.created_at = posted_at
+        return found.id
+    query = record_query(
+        session,
+        user,
+        QueryRecord(
+            text=IMPORTED_POST_QUERY,
+            options={"source": "csv-import"},
+            processing_time_ms=0.0,
+            created_at=posted_at,
+            variants=[
+                VariantRecord(format=format_, text=text, model_version=IMPORTED_POST_VERSION)
+            ],
+        ),
+    )
+    return query.variants[0].id
+
+
 @dataclass(frozen=True)
 class RecordedFeedback:
     """A stored feedback row, and whether it is new (False: an earlier row was replaced)."""

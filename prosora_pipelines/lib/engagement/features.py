@@ -42,9 +42,11 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 LENGTH_BANDS: Mapping[str, tuple[int, int]] = {
@@ -139,8 +141,9 @@ def embedding_text(text: str) -> str:
     return text[:EMBEDDED_CHARACTERS]
 
 
-def _syllables(word: str) -> int:
-    lowered = word.lower()
+@lru_cache(maxsize=65_536)
+def _syllables(lowered: str) -> int:
+    """Syllables of a lower-case word, counted by vowel groups (cached: posts share words)."""
     groups = len(_VOWEL_GROUP.findall(lowered))
     if lowered.endswith("e") and not lowered.endswith(("le", "ee")) and groups > 1:
         groups -= 1
@@ -155,7 +158,9 @@ def reading_grade(text: str) -> float:
     if not words:
         return 0.0
     sentences = max(len(_SENTENCE_END.findall(plain)), 1)
-    syllables = sum(_syllables(word) for word in words)
+    syllables = sum(
+        count * _syllables(word) for word, count in Counter(w.lower() for w in words).items()
+    )
     grade = 0.39 * len(words) / sentences + 11.8 * syllables / len(words) - 15.59
     return round(max(grade, 0.0), 2)
 

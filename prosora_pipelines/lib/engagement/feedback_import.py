@@ -12,7 +12,7 @@ and hyphens treated alike, so ``Posted_At``, ``posted-at`` and ``Posted at`` are
 ============  ========  ==========================================================
 field         required  accepted headers
 ============  ========  ==========================================================
-variant_id    yes       variant_id, variant
+variant_id    yes (1)   variant_id, variant
 platform      yes       platform, network, channel
 posted_at     yes       posted_at, date, post date, time, created date, published at
 impressions   yes       impressions
@@ -20,13 +20,23 @@ reactions     yes       reactions, likes
 comments      yes       comments, replies
 shares        yes       shares, reposts, retweets
 clicks        no (0)    clicks, link clicks, url clicks
+text          no (1)    text, post text, post, content, commentary
+format        no (1)    format, post format, content format
 ============  ========  ==========================================================
+
+(1) A post written outside Prosora has no variant: its row leaves ``variant_id`` empty (or
+the file has no such column) and gives the post's ``text`` and ``format`` instead, so its
+engagement is learned from too. It is stored as a variant of its own
+(``repository.imported_post_variant``); the same text and format again is the same post.
 
 Other columns are ignored (exports carry many), blank lines are skipped, and two headers
 naming the same field are an error. Values:
 
 - ``variant_id``: the variant's id as the API returned it (a UUID). A variant that does
-  not exist and one of another user get the same error.
+  not exist and one of another user get the same error. When a row has one, its ``text``
+  and ``format`` cells are not read.
+- ``text``: the post as published, at most 20,000 characters; ``format``: one of
+  ``linkedin_post``, ``x_thread``, ``blog_outline``.
 - ``platform``: a short lower-case name such as ``linkedin`` or ``x`` (case is folded).
 - ``posted_at``: ISO 8601 with a timezone (``2026-01-05T09:00:00+01:00``, ``...Z``). A
   time without one is refused rather than guessed, since exports are in the exporting
@@ -60,8 +70,11 @@ from sqlalchemy.orm import Session
 
 from prosora_pipelines.lib.appdb.models import User, utc_now
 from prosora_pipelines.lib.appdb.repository import (
+    CONTENT_FORMATS,
+    ContentFormat,
     FeedbackRecord,
     InvalidInputError,
+    imported_post_variant,
     owned_variants_drafted_at,
     posting_time_problem,
     record_feedback_batch,
@@ -77,8 +90,12 @@ COLUMN_ALIASES: Mapping[str, tuple[str, ...]] = {
     "comments": ("comments", "replies"),
     "shares": ("shares", "reposts", "retweets"),
     "clicks": ("clicks", "link clicks", "url clicks"),
+    "text": ("text", "post text", "post", "content", "commentary"),
+    "format": ("format", "post format", "content format"),
 }
-OPTIONAL_COLUMNS = frozenset({"clicks"})
+OPTIONAL_COLUMNS = frozenset({"clicks", "variant_id", "text", "format"})
+"""Columns that may be missing or empty; a row still needs a variant or a text and format."""
+MAX_POST_CHARACTERS = 20_000
 MAX_ROWS = 10_000
 MAX_ERRORS_IN_MESSAGE = 20
 _WHOLE_NUMBER = re.compile(r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)")
@@ -121,11 +138,21 @@ class FeedbackImportError(InvalidInputError):
 
 
 @dataclass(frozen=True)
+class ImportedPost:
+    """A post written outside Prosora, as a row gives it."""
+
+    text: str
+    format: ContentFormat
+
+
+@dataclass(frozen=True)
 class ParsedRow:
-    """One well-formed row: the variant it is about and its figures."""
+    """One well-formed row: the variant it is about (or the post, for one written outside
+    Prosora) and its figures."""
 
     line: int
-    variant_id: uuid.UUID
+    variant_id: uuid.UUID | None
+    post: ImportedPost | None
     feedback: FeedbackRecord
 
 
@@ -162,6 +189,19 @@ def _posted_at(raw: str) -> datetime:
     if value.utcoffset() is None:
         raise ValueError(f"{raw!r} has no timezone: add an offset such as +00:00 or Z")
     return value
+
+
+def _post_text(raw: str) -> str:
+    if len(raw) > MAX_POST_CHARACTERS:
+        raise ValueError(f"{len(raw)} characters, more than {MAX_POST_CHARACTERS}")
+    return raw
+
+
+def _format(raw: str) -> ContentFormat:
+    for known in CONTENT_FORMATS:
+        if raw.strip().lower() == known:
+            return known
+    raise ValueError(f"{raw!r} is not a format: one of {', '.join(CONTENT_FORMATS)}")
 
 
 def _count(raw: str) -> int:
@@ -213,6 +253,21 @@ class _Row:
 
     def parsed(self) -> ParsedRow | None:
         variant_id = self.take("variant_id", _variant_id)
+        post: ImportedPost | None = None
+        if variant_id is None and not self.errors:
+            text, format_ = self.take("text", _post_text), self.take("format", _format)
+            if text is not None and format_ is not None:
+                post = ImportedPost(text, format_)
+            elif not self.errors:
+                where = "variant_id" if "variant_id" in self.columns else "text"
+                self.errors.append(
+                    RowError(
+                        self.line,
+                        self.column(where),
+                        "missing value: a variant_id, or the text and format of a post "
+                        "written outside Prosora",
+                    )
+                )
         values = {
             "platform": self.take("platform", str),
             "posted_at": self.take("posted_at", _posted_at),
@@ -221,7 +276,7 @@ class _Row:
                 for field in ("impressions", "reactions", "comments", "shares", "clicks")
             },
         }
-        if self.errors or variant_id is None:
+        if self.errors or (variant_id is None and post is None):
             return None
         try:
             feedback = FeedbackRecord.model_validate(
@@ -237,7 +292,7 @@ class _Row:
                 for problem in error.errors()
             )
             return None
-        return ParsedRow(self.line, variant_id, feedback)
+        return ParsedRow(self.line, variant_id, post, feedback)
 
 
 def _header_columns(header: list[str]) -> tuple[dict[str, int], list[RowError]]:
@@ -257,6 +312,15 @@ def _header_columns(header: list[str]) -> tuple[dict[str, int], list[RowError]]:
         for field, aliases in COLUMN_ALIASES.items()
         if field not in columns and field not in OPTIONAL_COLUMNS
     )
+    if "variant_id" not in columns and not {"text", "format"} <= set(columns):
+        errors.append(
+            RowError(
+                1,
+                "variant_id",
+                "missing column variant_id (headers: variant_id, variant), or text and "
+                "format columns for posts written outside Prosora",
+            )
+        )
     return columns, errors
 
 
@@ -309,29 +373,47 @@ def _problems(
     now: datetime,
 ) -> list[RowError]:
     problems = []
-    first_line: dict[tuple[uuid.UUID, str, datetime], int] = {}
+    first_line: dict[tuple[object, str, datetime], int] = {}
     for row in rows:
-        if row.variant_id not in drafted_at:
+        posted_at = row.feedback.posted_at
+        if row.variant_id is None:
+            # A post written elsewhere was drafted when it was posted: only the future is wrong.
+            problem = posting_time_problem(posted_at, posted_at, now)
+            if problem is not None:
+                problems.append(RowError(row.line, headers["posted_at"], problem))
+        elif row.variant_id not in drafted_at:
             problems.append(
                 RowError(
                     row.line, headers["variant_id"], f"variant {row.variant_id} does not exist"
                 )
             )
         else:
-            problem = posting_time_problem(row.feedback.posted_at, drafted_at[row.variant_id], now)
+            problem = posting_time_problem(posted_at, drafted_at[row.variant_id], now)
             if problem is not None:
                 problems.append(RowError(row.line, headers["posted_at"], problem))
-        key = (row.variant_id, row.feedback.platform, row.feedback.posted_at)
+        key = (row.variant_id or row.post, row.feedback.platform, posted_at)
         if key in first_line:
             problems.append(
                 RowError(
                     row.line,
                     None,
-                    f"the same post (variant, platform and posted_at) as line {first_line[key]}",
+                    f"the same post ({'variant' if row.variant_id else 'text, format'}, "
+                    f"platform and posted_at) as line {first_line[key]}",
                 )
             )
         first_line.setdefault(key, row.line)
     return problems
+
+
+def _variant_of(session: Session, user: User, row: ParsedRow) -> uuid.UUID:
+    """The row's variant: the one it names, or the one standing for its imported post."""
+    if row.variant_id is not None:
+        return row.variant_id
+    if row.post is None:  # parsing refuses such a row; kept out of storing all the same
+        raise InvalidInputError(f"line {row.line}: neither a variant nor a post")
+    return imported_post_variant(
+        session, user, row.post.text, row.post.format, row.feedback.posted_at
+    )
 
 
 def import_feedback(
@@ -351,13 +433,13 @@ def import_feedback(
     """
     now = now or utc_now()
     parsed = _parse(data, max_rows)
-    drafted_at = owned_variants_drafted_at(session, user, {row.variant_id for row in parsed.rows})
+    variant_ids = {row.variant_id for row in parsed.rows if row.variant_id is not None}
+    drafted_at = owned_variants_drafted_at(session, user, variant_ids)
     errors = parsed.errors + _problems(parsed.rows, drafted_at, parsed.headers, now)
     if errors:
         raise FeedbackImportError(errors)
     with session.begin_nested():
-        recorded = record_feedback_batch(
-            session, user, [(row.variant_id, row.feedback) for row in parsed.rows], now=now
-        )
+        entries = [(_variant_of(session, user, row), row.feedback) for row in parsed.rows]
+        recorded = record_feedback_batch(session, user, entries, now=now)
     created = sum(result.created for result in recorded)
     return ImportReport(created=created, updated=len(recorded) - created)

@@ -27,7 +27,7 @@ import math
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -275,7 +275,7 @@ def observation_rows(
                 "rate": post.interactions / post.impressions,
                 "prior_rate": prior_rate(post),
                 "text": post.text,
-                **asdict(features),
+                **{name: getattr(features, name) for name in FEATURE_COLUMNS},
                 **{f"{KEY_PREFIX}{name}": keys.get(name) for name in PATTERN_FEATURES},
                 "embedding": vector_of[embedding_text(post.text)].astype(np.float32).tolist(),
             }

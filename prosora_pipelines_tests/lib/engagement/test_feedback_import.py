@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from prosora_pipelines.lib.appdb.models import PerformanceFeedback, User, Variant
 from prosora_pipelines.lib.appdb.repository import (
+    IMPORTED_POST_VERSION,
     InvalidInputError,
     get_or_create_user,
     record_feedback,
@@ -28,6 +29,11 @@ from prosora_pipelines.lib.engagement.feedback_import import (
     ParsedRow,
     RowError,
     import_feedback,
+)
+from prosora_pipelines.lib.engagement.observations import (
+    feedback_versions,
+    read_feedback_posts,
+    skip_reason,
 )
 
 NOW = datetime(2026, 2, 1, 12, 0, tzinfo=UTC)
@@ -137,6 +143,8 @@ def test_the_documented_aliases_are_the_module_constant() -> None:
         "comments",
         "shares",
         "clicks",
+        "text",
+        "format",
     }
 
 
@@ -386,3 +394,52 @@ def test_a_refused_file_leaves_the_callers_transaction_usable(session: Session) 
     import_feedback(session, user, _file(HEADER, _line(variant.id)), now=NOW)
     session.commit()
     assert _stored(session) == 1
+
+
+POST_HEADER = "Post text,Format,Platform,Date,Impressions,Likes,Replies,Reposts"
+
+
+def test_posts_written_outside_prosora_are_imported_with_their_text(session: Session) -> None:
+    user = get_or_create_user(session, "ada@example.com", "Ada")
+    (drafted,) = _variants(session, user, count=1)
+    session.commit()
+    header = "variant_id," + POST_HEADER
+    data = _file(
+        header,
+        ',"Rates rose, again. Here is why.",linkedin_post,linkedin,2026-01-10T09:00:00Z,900,30,4,2',
+        ',"Rates rose, again. Here is why.",LinkedIn_Post,x,2026-01-10T10:00:00Z,500,10,1,1',
+        ",A thread on reserves,x_thread,x,2026-01-12T09:00:00Z,400,12,2,0",
+        f"{drafted.id},,,linkedin,2026-01-30T09:00:00Z,1000,30,5,5",
+    )
+    assert import_feedback(session, user, data, now=NOW) == ImportReport(created=4, updated=0)
+    session.commit()
+    imported = list(
+        session.scalars(select(Variant).where(Variant.model_version == IMPORTED_POST_VERSION))
+    )
+    assert sorted((v.format, v.text) for v in imported) == [
+        ("linkedin_post", "Rates rose, again. Here is why."),
+        ("x_thread", "A thread on reserves"),
+    ]
+    # The same posts again: their figures are replaced, no second variant appears.
+    assert import_feedback(session, user, data, now=NOW) == ImportReport(created=0, updated=4)
+    session.commit()
+    assert len(list(session.scalars(select(Variant)))) == 3
+    posts = read_feedback_posts(session, feedback_versions(session))
+    texts = {post.text: (post.format, post.hook_type) for post in posts}
+    assert texts["A thread on reserves"] == ("x_thread", None)
+    assert all(skip_reason(post) is None for post in posts)
+
+
+def test_a_row_needs_a_variant_or_a_post() -> None:
+    assert _errors(_file("Platform,Date,Impressions,Likes,Replies,Reposts", "x,1,1,1,1,1")) == [
+        (1, "variant_id")
+    ]
+    header = "variant_id," + POST_HEADER
+    rows = _file(
+        header,
+        ",,linkedin_post,linkedin,2026-01-10T09:00:00Z,900,30,4,2",
+        ",Some post,tiktok_video,linkedin,2026-01-10T09:00:00Z,900,30,4,2",
+    )
+    assert _errors(rows) == [(2, "variant_id"), (3, "Format")]
+    with pytest.raises(FeedbackImportError, match="the text and format of a post written"):
+        parse_feedback_csv(rows)
