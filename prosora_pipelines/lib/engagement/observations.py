@@ -4,10 +4,10 @@ An observation is one feedback row (one post of a variant on one platform, with 
 figures) joined to the variant it rates: the text, format and hook, the query's domains and
 the tiers of the sources the variant cites, when it was posted and by whom. Its features
 come from ``features.post_features`` (read in the timezone of the user's voice profile, UTC
-when it names none) and its text embedding (of ``features.embedding_text``) from the project's embedding
-model, so learning and
-prediction see posts the same way. The prior's prediction for the post is kept beside it
-(``prior_rate``), so the model can be compared with the prior on the same posts.
+when it names none) and its text embedding (of ``features.embedding_text``) from the
+project's embedding model, so learning and prediction see posts the same way. The prior's
+prediction for the post is kept beside it (``prior_rate``), so the model can be compared
+with the prior on the same posts.
 
 The table is built incrementally: a feedback row is (re)built only when it is new or its
 ``recorded_at`` changed (a replaced snapshot), rows whose feedback was deleted are dropped,
