@@ -209,6 +209,14 @@ def _print_models(home: Path) -> None:
             "n/a" if scores.pairwise_accuracy is None else f"{scores.pairwise_accuracy:.2f}",
         )
     console.print(table)
+    if model.learning_curve:
+        console.print(
+            "learning curve, hold-out MAE by training posts (model / your mean rate): "
+            + ", ".join(
+                f"{point.observations}: {point.model_mae:.4f} / {point.user_mean_mae:.4f}"
+                for point in model.learning_curve
+            )
+        )
 
 
 def _print_trends(tables: TableStore) -> None:
