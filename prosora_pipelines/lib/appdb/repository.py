@@ -171,6 +171,7 @@ class VoiceProfileInput(_Input):
     timezone: str | None = Field(
         None,
         max_length=64,
+        pattern=r"^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$",
         description="IANA timezone (e.g. Europe/Berlin) that posting times are read and "
         "suggested in; UTC when not set.",
     )
