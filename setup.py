@@ -35,6 +35,7 @@ setup(
         "prosora_pipelines.catalogs": ["*.yaml"],
         "prosora_pipelines.catalogs.sample.feeds": ["*.xml"],
         "prosora_pipelines.catalogs.sample.truth": ["*.yaml"],
+        "prosora_pipelines.catalogs.sample.feedback": ["*.jsonl"],
         "prosora_pipelines.catalogs.sample.web": ["**/*.html"],
         "prosora_pipelines.lib.appdb.migrations": ["script.py.mako"],
     },

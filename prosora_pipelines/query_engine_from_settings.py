@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from prosora_pipelines.lib.appdb.engine import make_engine, make_session_factory
 from prosora_pipelines.lib.appdb.migrations import migrate
+from prosora_pipelines.lib.engagement.model_registry import models_dir
 from prosora_pipelines.lib.index.embedding import load_embedder
 from prosora_pipelines.lib.index.embedding_models import query_model
 from prosora_pipelines.lib.index.vector_store import CurrentIndex
@@ -18,7 +19,7 @@ from prosora_pipelines.lib.query.engine import AnalysisRefiner, QueryEngine
 from prosora_pipelines.lib.query.extractive import ExtractiveGenerator
 from prosora_pipelines.lib.query.generation import Generator
 from prosora_pipelines.lib.query.llm_drafting import LLMAnalysisRefiner, LLMDraftGenerator
-from prosora_pipelines.lib.query.prediction import EngagementPrior
+from prosora_pipelines.lib.query.prediction import EngagementPrior, PromotedModelOrPrior
 from prosora_pipelines.lib.table_store import TableStore
 from prosora_pipelines.settings import Settings
 
@@ -62,7 +63,9 @@ def engine_from_settings(
         index=index.result(),
         sessions=sessions,
         generator=generator,
-        predictor=EngagementPrior(),
+        predictor=PromotedModelOrPrior(
+            models_dir(settings.home), embedder.encode, EngagementPrior()
+        ),
         refiner=refiner,
     )
     engine.warm_up()

@@ -1,5 +1,6 @@
 """Why: `make demo` is `prosora demo`, and the README's first steps are the command line; this
-runs the demo as a user would (ingest with a progress bar, then two answered queries), then
+runs the demo as a user would (ingest with a progress bar, learning from the bundled
+simulated feedback, then two answered queries), then
 the query and profile commands against what it materialized, and the API's token and serve
 commands."""
 
@@ -53,7 +54,14 @@ def test_demo_then_query_and_profile_commands() -> None:
     assert "Query: Write an X thread on stablecoin reserve rules" in output
     assert output.count("linkedin_post · ") == 3 and "intent x_thread" in output
     assert output.count("x_thread · ") == 1 + 3
-    assert output.count("predicted engagement") == 6 and "(prior, engagement-prior-1)" in output
+    # The demo learns from the bundled simulated history, says it is simulated, shows the
+    # learned patterns and the model beside the prior, and the queries then use both.
+    assert "SIMULATED feedback history" in output and "not a real audience" in output
+    assert "Active learned patterns" in output and "hook_type=story" in output
+    assert "engagement-model-1 (promoted)" in output and "prior (hand-set)" in output
+    assert output.count("predicted engagement") == 6
+    assert output.count("(learned model engagement-model-1)") == 6
+    assert output.count("post at ") == 6 and "follows what you learned:" in output
 
     answered = runner.invoke(
         app, ["query", "stablecoin reserve rules", "--format", "blog_outline", "--json"]

@@ -3,12 +3,14 @@ what it produced."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from prosora_pipelines.cli.query import run_query
+from prosora_pipelines.cli.learning import learn
+from prosora_pipelines.cli.query import run_query, user_session
 from prosora_pipelines.cli.terminal import console
 from prosora_pipelines.lib.table_names import ARTICLES_TABLE, MEGATRENDS_TABLE
 from prosora_pipelines.lib.table_store import TableStore
@@ -35,6 +37,13 @@ SUMMARY_FIELDS = {
     ],
     "article_index": ["chunks", "encoded", "deleted", "chunks_per_second", "device"],
     "trends": ["recent_articles", "previous_articles", "topics"],
+}
+PREDICTOR_LABELS = {
+    "linear": "learned model",
+    "prior": "prior (hand-set)",
+    "user_mean": "your mean rate",
+    "knn": "similar past posts",
+    "current": "model it replaces",
 }
 DEMO_QUERIES = [
     ("AI regulation impact on fintech product strategy", ["linkedin_post"]),
@@ -122,10 +131,92 @@ def demo() -> None:
         table.add_row(published, row["source_id"], row["title"], str(len(row["coverage_sources"])))
     console.print(table)
     _print_trends(TableStore(settings.storage_location()))
+    _learn_from_simulated_history()
     for text, formats in DEMO_QUERIES:
         console.rule(f"Query: {text}")
         run_query(text, formats, variants=3, email=None)
     console.print("Open the Dagster UI with [bold]make dev[/bold] to see runs, lineage and checks.")
+
+
+def _learn_from_simulated_history() -> None:
+    """Import the bundled simulated feedback history for the demo user, run the learning
+    job, and show what was learned and how the model did against the prior."""
+    from prosora_pipelines.lib.engagement.simulated_history import (
+        import_simulated_history,
+        read_history,
+    )
+
+    console.rule("Learning from a SIMULATED feedback history")
+    records = read_history()
+    with user_session(None) as (session, user):
+        imported = import_simulated_history(session, user, records)
+        email = user.email
+    console.print(
+        f"{len(records)} posts with engagement figures made up by the engagement simulator "
+        f"(planted effects, not a real audience) for {email}: "
+        + (f"{imported} imported" if imported else "already imported")
+    )
+    learn()
+    _print_learned(email)
+    _print_models(get_settings().home)
+
+
+def _print_learned(email: str) -> None:
+    from prosora_pipelines.lib.engagement.patterns import learned_patterns
+
+    with user_session(email) as (session, user):
+        active = [row for row in learned_patterns(session, user.id) if row.active]
+        rows = [
+            (row.pattern_type, row.pattern_data, row.pattern_data["interval"]) for row in active
+        ]
+    table = Table(title="Active learned patterns (simulated history): lift on engagement")
+    for column in ("pattern", "lift", "90% interval", "samples"):
+        table.add_column(column)
+    for feature, data, (low, high) in rows:
+        table.add_row(
+            f"{feature}={data['value']}",
+            f"{data['lift'] - 1:+.0%}",
+            f"{low - 1:+.0%} to {high - 1:+.0%}",
+            str(data["samples"]),
+        )
+    console.print(table)
+
+
+def _print_models(home: Path) -> None:
+    from prosora_pipelines.lib.engagement.model_registry import models_dir
+    from prosora_pipelines.lib.engagement.model_report import models_report
+
+    report = models_report(models_dir(home))
+    model = report.promoted or report.latest_candidate
+    if model is None:
+        console.print("engagement model: none trained yet, the prior predicts")
+        return
+    state = "promoted" if model.promoted else "not promoted"
+    table = Table(
+        title=f"{model.version} ({state}) on the newest {model.holdout_size} posts, "
+        f"trained on {model.training_size}"
+    )
+    for column in ("predictor", "MAE", "Spearman", "pairwise accuracy"):
+        table.add_column(column)
+    for name, label in PREDICTOR_LABELS.items():
+        scores = model.scores.get(name)
+        if scores is None:
+            continue
+        table.add_row(
+            label,
+            f"{scores.mae:.4f}",
+            "n/a" if scores.spearman is None else f"{scores.spearman:.2f}",
+            "n/a" if scores.pairwise_accuracy is None else f"{scores.pairwise_accuracy:.2f}",
+        )
+    console.print(table)
+    if model.learning_curve:
+        console.print(
+            "learning curve, hold-out MAE by training posts (model / your mean rate): "
+            + ", ".join(
+                f"{point.observations}: {point.model_mae:.4f} / {point.user_mean_mae:.4f}"
+                for point in model.learning_curve
+            )
+        )
 
 
 def _print_trends(tables: TableStore) -> None:

@@ -86,10 +86,17 @@ def print_result(result: QueryResult) -> None:
     for variant in result.variants:
         prediction = variant.prediction
         citations = "\n".join(f"[{c.ref}] {c.title} — {c.url}" for c in variant.citations)
+        source = "learned model" if prediction.kind == "learned" else prediction.kind
         footer = (
-            f"predicted engagement {prediction.rate:.2%} ({prediction.kind}, "
+            f"predicted engagement {prediction.rate:.2%} ({source} "
             f"{prediction.model_version}): {'; '.join(prediction.reasons)}"
         )
+        if variant.suggested_posting_time is not None:
+            footer += f"\npost at {variant.suggested_posting_time:%a %d %b %Y %H:%M %Z}"
+        if variant.patterns_applied:
+            footer += "\nfollows what you learned: " + ", ".join(
+                f"{p.pattern_type}={p.value} ({p.lift - 1:+.0%})" for p in variant.patterns_applied
+            )
         console.print(
             Panel(
                 f"{variant.text}\n\n[dim]{citations}[/dim]\n[cyan]{footer}[/cyan]",
@@ -190,6 +197,10 @@ def profile_set(
     format: Annotated[
         list[str] | None, typer.Option("--format", help="A default format (repeatable).")
     ] = None,
+    timezone: Annotated[
+        str | None,
+        typer.Option(help="Your IANA timezone (Europe/Berlin), for posting times."),
+    ] = None,
     from_file: Annotated[
         Path | None, typer.Option(help="A JSON file with the whole profile.", exists=True)
     ] = None,
@@ -211,6 +222,7 @@ def profile_set(
         "phrases_to_avoid": avoid,
         "audience": audience,
         "default_formats": format,
+        "timezone": timezone,
     }
     changes.update({name: value for name, value in given.items() if value is not None})
     if not changes:

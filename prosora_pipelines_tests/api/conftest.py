@@ -154,7 +154,7 @@ def add_pattern(
     owner: str | None,
     *,
     hook: str = "question",
-    lift: float = 0.3,
+    lift: float = 1.3,
     confidence: float = 0.8,
     active: bool = True,
 ) -> uuid.UUID:
@@ -163,7 +163,12 @@ def add_pattern(
     pattern = LearningPattern(
         user_id=user_id_of(api, owner) if owner else None,
         pattern_type="hook_type",
-        pattern_data={"hook_type": hook, "lift": lift},
+        pattern_data={
+            "value": hook,
+            "lift": lift,
+            "interval": [round(lift - 0.1, 3), round(lift + 0.1, 3)],
+            "samples": 40,
+        },
         confidence=confidence,
         active=active,
     )

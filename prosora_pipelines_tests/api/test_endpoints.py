@@ -464,8 +464,15 @@ def test_learning_patterns_list_the_callers_and_the_global_ones(
         (str(mine), "user", 0),
         (str(shared), "global", 0),
     ]
-    assert listed[0]["pattern_data"] == {"hook_type": "story", "lift": 0.3}
+    assert (listed[0]["value"], listed[0]["lift"], listed[0]["samples"]) == ("story", 1.3, 40)
+    assert listed[0]["interval"] == [1.2, 1.4] and listed[0]["active"] is True
     assert listed[0]["confidence"] == pytest.approx(0.9)
+    everything = alice.get("/learning/patterns", params={"include_inactive": "true"}).json()
+    assert [(p["value"], p["active"]) for p in everything] == [
+        ("data", False),
+        ("story", True),
+        ("question", True),
+    ]
 
     answer = alice.ask()
     assert set(answer["patterns_applied"]) == {str(mine), str(shared)}

@@ -5,9 +5,10 @@ random requests, chains of calls following the responses) and every check, so be
 5xx" each answer must be documented (status, content type, headers, body schema), schema-
 valid input must be accepted and invalid input refused, and a 405 must name the methods.
 
-Three operations check input the schema cannot describe, and may refuse schema-valid input
+Four operations check input the schema cannot describe, and may refuse schema-valid input
 with 422 for it: feedback (figures a post can have earned, posted in the past), the
-feedback import (a CSV file's rows, the same figures) and history (an opaque cursor).
+feedback import (a CSV file's rows, the same figures), history (an opaque cursor) and the
+profile (a timezone the IANA database knows).
 Bounded by the examples per operation, not by time, so a run is repeatable (about a
 minute here)."""
 
@@ -29,6 +30,7 @@ CHECKED_BEYOND_THE_SCHEMA = [
     "/variants/{variant_id}/feedback",
     "/feedback/import",
     "/users/me/history",
+    "/users/me/profile",
 ]
 
 

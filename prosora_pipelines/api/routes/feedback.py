@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi import APIRouter, UploadFile
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from prosora_pipelines.api.errors import UNAVAILABLE_RESPONSES, ApiError
 from prosora_pipelines.api.routes import API_PREFIX
@@ -25,6 +25,8 @@ from prosora_pipelines.lib.engagement.feedback_import import (
     FeedbackImportError,
     import_feedback,
 )
+from prosora_pipelines.lib.engagement.model_registry import models_dir
+from prosora_pipelines.lib.engagement.model_report import models_report
 from prosora_pipelines.lib.engagement.performance_analytics import performance_report
 
 router = APIRouter(
@@ -67,22 +69,82 @@ class AccuracyOut(BaseModel):
     calibration: list[CalibrationBinOut]
 
 
+class HoldoutScoresOut(BaseModel):
+    mae: float = Field(description="Mean absolute error of the engagement rate.")
+    spearman: float | None
+    pairwise_accuracy: float | None = Field(
+        description="Over pairs of one user's posts, the share put in the right order."
+    )
+
+
+class CurvePointOut(BaseModel):
+    observations: int = Field(description="Training observations the model was refitted on.")
+    model_mae: float
+    user_mean_mae: float
+
+
+class ModelReportOut(BaseModel):
+    version: str
+    promoted: bool
+    reason: str = Field(description="Why it was promoted or not.")
+    training_size: int
+    holdout_size: int
+    scores: dict[str, HoldoutScoresOut] = Field(
+        description="Hold-out figures by predictor: `linear` (the model), `user_mean`, "
+        "`prior`, `knn` (nearest neighbours by text) and `current` (the model it replaced)."
+    )
+    learning_curve: list[CurvePointOut] = Field(
+        description="Hold-out error against the number of training observations."
+    )
+
+
 class PerformanceOut(BaseModel):
-    """Predicted engagement against what posts earned (the latest feedback per variant)."""
+    """Predicted engagement against what posts earned (the latest feedback per variant),
+    and the engagement models against the prior and the baselines on their hold-out (over
+    every user's newest observations)."""
 
     overall: AccuracyOut
     by_format: dict[str, AccuracyOut]
     by_predictor: dict[str, AccuracyOut]
+    model: ModelReportOut | None = Field(
+        description="The promoted model; null while the prior predicts."
+    )
+    latest_candidate: ModelReportOut | None = Field(
+        description="The newest trained model when it was not promoted."
+    )
 
 
 class PatternOut(BaseModel):
     id: uuid.UUID
     scope: str
-    pattern_type: str
+    pattern_type: str = Field(description="The feature (hook_type, length_band, ...).")
+    value: str | None = Field(description="The feature's value the pattern is about.")
+    lift: float | None = Field(
+        description="Multiplicative effect on your engagement rate: 1.2 = 20 % more."
+    )
+    interval: list[float] | None = Field(description="90 % interval of the lift.")
+    samples: int | None = Field(description="Your observations with this value.")
+    active: bool = Field(
+        description="Whether it steers drafts: its interval excludes no effect (1.0) and "
+        "it has enough samples."
+    )
     pattern_data: dict[str, Any]
     confidence: float
     usage_count: int
     updated_at: datetime
+
+
+def _number(data: dict[str, Any], name: str) -> float | None:
+    value = data.get(name)
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _interval(data: dict[str, Any]) -> list[float] | None:
+    value = data.get("interval")
+    if not isinstance(value, list) or len(value) != 2:
+        return None
+    low, high = _number({"bound": value[0]}, "bound"), _number({"bound": value[1]}, "bound")
+    return None if low is None or high is None else [low, high]
 
 
 @router.post(
@@ -136,22 +198,45 @@ async def import_csv(file: UploadFile, context: Context, caller: CurrentCaller) 
 def performance(context: Context, caller: CurrentCaller) -> PerformanceOut:
     with context.reads() as session:
         report = performance_report(session, user_of(session, caller))
-    return PerformanceOut.model_validate(asdict(report))
+    models = models_report(models_dir(context.settings.home))
+    return PerformanceOut.model_validate(
+        {
+            **asdict(report),
+            "model": asdict(models.promoted) if models.promoted else None,
+            "latest_candidate": asdict(models.latest_candidate)
+            if models.latest_candidate
+            else None,
+        }
+    )
 
 
 @router.get(
     "/learning/patterns",
     response_model=list[PatternOut],
     summary="The learning patterns steering your drafts (yours and the global ones)",
+    description="What learning found works for you: per feature value, its lift on your "
+    "engagement rate with a 90 % interval and the observations behind it. Only active "
+    "patterns steer drafts; `include_inactive` lists the others too.",
 )
-def patterns(context: Context, caller: CurrentCaller) -> list[PatternOut]:
+def patterns(
+    context: Context, caller: CurrentCaller, include_inactive: bool = False
+) -> list[PatternOut]:
     with context.reads() as session:
-        rows = active_learning_patterns(session, user_of(session, caller))
+        rows = active_learning_patterns(
+            session, user_of(session, caller), include_inactive=include_inactive
+        )
         return [
             PatternOut(
                 id=row.id,
                 scope="user" if row.user_id else "global",
                 pattern_type=row.pattern_type,
+                value=str(row.pattern_data["value"]) if "value" in row.pattern_data else None,
+                lift=_number(row.pattern_data, "lift"),
+                interval=_interval(row.pattern_data),
+                samples=None
+                if (samples := _number(row.pattern_data, "samples")) is None
+                else int(samples),
+                active=row.active,
                 pattern_data=row.pattern_data,
                 confidence=row.confidence,
                 usage_count=row.usage_count,

@@ -88,7 +88,10 @@ class StoredVariant(BaseModel):
     citations: list[dict[str, Any]]
     predicted_engagement: float | None
     prediction_reasons: list[str]
-    model_version: str
+    model_version: str = Field(description="The generator that wrote the draft.")
+    prediction_model_version: str | None = Field(
+        description="The engagement model (or prior) that predicted it."
+    )
     created_at: datetime
 
 

@@ -136,6 +136,8 @@ class VoiceProfile(Base):
     phrases_to_avoid: Mapped[list[str]] = mapped_column(JSON)
     audience: Mapped[str] = mapped_column(Text)
     default_formats: Mapped[list[str]] = mapped_column(JSON)
+    # IANA name; None reads as UTC.
+    timezone: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
     updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
 
@@ -202,7 +204,10 @@ class Variant(Base):
     citations: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     predicted_engagement: Mapped[float | None] = mapped_column(Float)
     prediction_reasons: Mapped[list[str]] = mapped_column(JSON)
+    # The generator that wrote the draft.
     model_version: Mapped[str] = mapped_column(String(200))
+    # The engagement model (or prior) that predicted it; None before revision 0002.
+    prediction_model_version: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
 
     query: Mapped[Query] = relationship(back_populates="variants")

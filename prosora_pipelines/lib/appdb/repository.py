@@ -22,6 +22,7 @@ from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal, TypeVar, get_args
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AfterValidator,
@@ -167,6 +168,26 @@ class VoiceProfileInput(_Input):
     phrases_to_avoid: list[Phrase] = Field(default_factory=list, max_length=50)
     audience: StorableText = Field(min_length=1, max_length=500)
     default_formats: list[ContentFormat] = Field(min_length=1, max_length=3)
+    timezone: str | None = Field(
+        None,
+        max_length=64,
+        pattern=r"^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$",
+        description="IANA timezone (e.g. Europe/Berlin) that posting times are read and "
+        "suggested in; UTC when not set.",
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, name: str | None) -> str | None:
+        if name is None:
+            return None
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown timezone {name!r}: use an IANA name such as Europe/Berlin"
+            ) from None
+        return name
 
     @field_validator("frameworks", "phrases_to_use", "phrases_to_avoid", "default_formats")
     @classmethod
@@ -219,6 +240,7 @@ class VariantRecord(_Input):
     predicted_engagement: float | None = Field(None, ge=0, le=1)
     prediction_reasons: list[StorableText] = Field(default_factory=list, max_length=20)
     model_version: StorableText = Field(min_length=1, max_length=200)
+    prediction_model_version: StorableText | None = Field(None, min_length=1, max_length=200)
 
 
 class QueryRecord(_Input):
@@ -637,17 +659,25 @@ def record_feedback_batch(
     return results
 
 
-def active_learning_patterns(session: Session, user: User | None) -> list[LearningPattern]:
+def active_learning_patterns(
+    session: Session, user: User | None, *, include_inactive: bool = False
+) -> list[LearningPattern]:
     """The active patterns that apply to ``user``: theirs and the global ones (only the
-    global ones for ``None``), most confident first."""
+    global ones for ``None``), the user's own first, then most confident first; with
+    ``include_inactive``, the inactive ones too (kept for history, steering nothing)."""
     applies: ColumnElement[bool] = LearningPattern.user_id.is_(None)
     if user is not None:
         applies = or_(applies, LearningPattern.user_id == user.id)
+    statement = select(LearningPattern).where(applies)
+    if not include_inactive:
+        statement = statement.where(LearningPattern.active)
     return list(
         session.scalars(
-            select(LearningPattern)
-            .where(LearningPattern.active, applies)
-            .order_by(LearningPattern.confidence.desc(), LearningPattern.created_at.desc())
+            statement.order_by(
+                LearningPattern.user_id.is_(None),
+                LearningPattern.confidence.desc(),
+                LearningPattern.created_at.desc(),
+            )
         )
     )
 

@@ -3,11 +3,11 @@
 An observation is one feedback row (one post of a variant on one platform, with its latest
 figures) joined to the variant it rates: the text, format and hook, the query's domains and
 the tiers of the sources the variant cites, when it was posted and by whom. Its features
-come from ``features.post_features`` (read in the user's timezone, UTC while profiles have
-none) and its text embedding (of ``features.embedding_text``) from the project's embedding
-model, so learning and
-prediction see posts the same way. The prior's prediction for the post is kept beside it
-(``prior_rate``), so the model can be compared with the prior on the same posts.
+come from ``features.post_features`` (read in the timezone of the user's voice profile, UTC
+when it names none) and its text embedding (of ``features.embedding_text``) from the
+project's embedding model, so learning and prediction see posts the same way. The prior's
+prediction for the post is kept beside it (``prior_rate``), so the model can be compared
+with the prior on the same posts.
 
 The table is built incrementally: a feedback row is (re)built only when it is new or its
 ``recorded_at`` changed (a replaced snapshot), rows whose feedback was deleted are dropped,
@@ -37,7 +37,7 @@ import polars as pl
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from prosora_pipelines.lib.appdb.models import PerformanceFeedback, Query, Variant
+from prosora_pipelines.lib.appdb.models import PerformanceFeedback, Query, Variant, VoiceProfile
 from prosora_pipelines.lib.appdb.repository import (
     CONTENT_FORMATS,
     POSTED_BEFORE_DRAFTED_TOLERANCE,
@@ -163,9 +163,10 @@ def read_feedback_posts(session: Session, feedback_ids: Iterable[str]) -> list[F
     posts: list[FeedbackPost] = []
     for start in range(0, len(ids), _ID_BATCH):
         rows = session.execute(
-            select(PerformanceFeedback, Variant, Query)
+            select(PerformanceFeedback, Variant, Query, VoiceProfile.timezone)
             .join(Variant, Variant.id == PerformanceFeedback.variant_id)
             .join(Query, Query.id == Variant.query_id)
+            .outerjoin(VoiceProfile, VoiceProfile.user_id == Query.user_id)
             .where(PerformanceFeedback.id.in_(ids[start : start + _ID_BATCH]))
             .order_by(PerformanceFeedback.id)
         )
@@ -187,9 +188,9 @@ def read_feedback_posts(session: Session, feedback_ids: Iterable[str]) -> list[F
                 hook_type=variant.hook_type,
                 query_domains=_domains(query.analysis),
                 cited_tiers=_cited_tiers(variant.citations, query.results),
-                timezone=None,
+                timezone=timezone,
             )
-            for feedback, variant, query in rows
+            for feedback, variant, query, timezone in rows
         )
     return posts
 

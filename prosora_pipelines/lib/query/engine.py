@@ -55,8 +55,12 @@ from prosora_pipelines.lib.query.drafts import Draft
 from prosora_pipelines.lib.query.evidence import Evidence, evidence_json, gather_evidence
 from prosora_pipelines.lib.query.generation import DraftRequest, Generator
 from prosora_pipelines.lib.query.grounding import ungrounded_facts
-from prosora_pipelines.lib.query.learned_preferences import Preferences, preferences
-from prosora_pipelines.lib.query.prediction import EngagementPredictor, Prediction
+from prosora_pipelines.lib.query.learned_preferences import (
+    AppliedPattern,
+    Preferences,
+    preferences,
+)
+from prosora_pipelines.lib.query.prediction import DraftContext, EngagementPredictor, Prediction
 from prosora_pipelines.lib.query.relevance import (
     ON_TOPIC_SIMILARITY,
     Coverage,
@@ -67,6 +71,7 @@ from prosora_pipelines.lib.query.responses import (
     AnswerOut,
     AnswerSentenceOut,
     CitationOut,
+    PatternUseOut,
     PredictionOut,
     QueryResult,
     VariantOut,
@@ -213,11 +218,13 @@ class Found:
 
 @dataclass(frozen=True)
 class UserVoice:
-    """Phase 3, voice: how the user's drafts sound and which formats and hooks they prefer."""
+    """Phase 3, voice: how the user's drafts sound, which formats they prefer, and what
+    their learning patterns ask for (hooks, shape, posting time in ``timezone``)."""
 
     voice: Voice
     default_formats: tuple[ContentFormat, ...]
     preferences: Preferences
+    timezone: str | None
 
 
 @dataclass(frozen=True)
@@ -244,6 +251,10 @@ class Answer:
     found: Found
     user_voice: UserVoice
     drafted: Drafted
+    # When to post, from the user's time patterns (None without one), and per draft the
+    # patterns it follows.
+    posting_time: datetime | None
+    shaped: tuple[tuple[AppliedPattern, ...], ...]
     # Phase 5, prediction: one per draft, in order.
     predictions: tuple[Prediction, ...]
     model_versions: dict[str, str]
@@ -365,9 +376,11 @@ def query_result(
                 citations=answer.citations(draft),
                 prediction=PredictionOut.of(prediction),
                 generator=drafted.generator,
+                patterns_applied=[PatternUseOut.of(pattern) for pattern in shaped],
+                suggested_posting_time=answer.posting_time,
             )
-            for variant_id, draft, prediction in zip(
-                stored.variant_ids, drafted.drafts, answer.predictions, strict=True
+            for variant_id, draft, prediction, shaped in zip(
+                stored.variant_ids, drafted.drafts, answer.predictions, answer.shaped, strict=True
             )
         ],
         rejected=list(drafted.rejected),
@@ -455,8 +468,14 @@ class QueryEngine:
             drafted = self._draft(text, options, analyzed, found, user_voice, progress.cancel)
         if drafted.answer is not None:
             progress.report("answer", answer_out(drafted.answer, found))
+        prefs, timezone = user_voice.preferences, user_voice.timezone
+        posting_time = prefs.posting_time(created_at, timezone)
         with clock.phase("prediction"):
-            predictions = tuple(self.predictor.predict(d, found.evidence) for d in drafted.drafts)
+            predictions = self.predictor.predict_drafts(
+                drafted.drafts,
+                found.evidence,
+                DraftContext(user_id, analyzed.analysis.domains, posting_time, timezone),
+            )
         answer = Answer(
             text=text,
             options=options,
@@ -464,6 +483,8 @@ class QueryEngine:
             found=found,
             user_voice=user_voice,
             drafted=drafted,
+            posting_time=posting_time,
+            shaped=tuple(prefs.shaped_by(d, posting_time, timezone) for d in drafted.drafts),
             predictions=predictions,
             model_versions=self._model_versions(found, drafted, predictions),
         )
@@ -510,6 +531,7 @@ class QueryEngine:
                 voice=Voice(profile),
                 default_formats=tuple(profile.default_formats),
                 preferences=preferences(patterns),
+                timezone=profile.timezone,
             )
 
     def _draft(
@@ -550,6 +572,7 @@ class QueryEngine:
                 variants_per_format=options.variants_per_format,
                 hook_order=user_voice.preferences.hook_order,
                 statements=statements,
+                shape=user_voice.preferences.shape(),
             )
         )
         drafts, rejected = checked_drafts(generation.drafts, found, user_voice.voice)
@@ -596,6 +619,13 @@ class QueryEngine:
                         "suggestions": answer.suggestions,
                         "patterns_applied": [str(i) for i in prefs.applied],
                         "patterns_ignored": list(prefs.ignored),
+                        "suggested_posting_time": answer.posting_time.isoformat()
+                        if answer.posting_time
+                        else None,
+                        # Per variant, in order: the patterns it follows.
+                        "variant_patterns": [
+                            [pattern.describe() for pattern in shaped] for shaped in answer.shaped
+                        ],
                     },
                     metrics={
                         "timings_ms": clock.timings,
@@ -618,6 +648,7 @@ class QueryEngine:
                             predicted_engagement=prediction.rate,
                             prediction_reasons=prediction.reasons,
                             model_version=drafted.generator,
+                            prediction_model_version=prediction.model_version,
                         )
                         for draft, prediction in zip(
                             drafted.drafts, answer.predictions, strict=True

@@ -22,6 +22,12 @@ construction (the engine checks anyway).
    frameworks or is left out; hashtags come from the cited articles' domains and titles.
    Ties break on the evidence order and the text, so the same inputs always give the same
    drafts.
+5. Shape (``generation.DraftShape``, from learning patterns): a length band is met by
+   taking more or fewer of the selected statements (the count whose rendered draft falls in
+   the band, else the one closest to it); a hashtag count caps how many of the evidence's
+   hashtags a LinkedIn post carries; a link ends a LinkedIn post's takeaway with the URL of
+   the article its first claim cites. Without a shape, a LinkedIn post has up to three body
+   statements and three hashtags, a thread up to four posts, an outline up to eight points.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from prosora_pipelines.lib.appdb.repository import ContentFormat
 from prosora_pipelines.lib.index.search import recency_weight
@@ -46,9 +52,10 @@ from prosora_pipelines.lib.query.drafts import (
     LinkedInPostContent,
     XThreadContent,
     build_draft,
+    render,
 )
 from prosora_pipelines.lib.query.evidence import Evidence
-from prosora_pipelines.lib.query.generation import DraftRequest, Generation
+from prosora_pipelines.lib.query.generation import DraftRequest, DraftShape, Generation
 from prosora_pipelines.lib.query.relevance import (
     AMPLE_STATEMENTS,
     Statement,
@@ -272,32 +279,37 @@ class _Angle:
             return f"What does “{item.title}” tell us?"
         return item.title
 
-    def hashtags(self) -> list[str]:
+    def hashtags(self, limit: int) -> list[str]:
         return evidence_hashtags(
-            [self.evidence[ref] for ref in sorted({s.ref for s in self.sentences})]
+            [self.evidence[ref] for ref in sorted({s.ref for s in self.sentences})], limit
         )
 
 
-def _linkedin(angle: _Angle) -> LinkedInPostContent:
-    body = angle.body()[:3]
+def _linkedin(angle: _Angle, hashtag_count: int, link: bool, claims: int) -> LinkedInPostContent:
+    body = angle.body()[:claims]
     if not body:
         raise DraftError("no on-topic statement left for the body")
+    claimed = angle.claims(body)
+    takeaway = angle.voice.closing(angle.variant)
+    if link:
+        read = f"Read the reporting: {angle.evidence[claimed[0].refs[0]].url}"
+        takeaway = f"{takeaway} {read}" if takeaway else read
     return LinkedInPostContent(
         hook=angle.hook_line(MAX_HOOK_SENTENCE),
-        body=angle.claims(body),
-        takeaway=angle.voice.closing(angle.variant),
-        hashtags=angle.hashtags(),
+        body=claimed,
+        takeaway=takeaway,
+        hashtags=angle.hashtags(hashtag_count),
     )
 
 
-def _thread(angle: _Angle) -> XThreadContent:
-    posts = [s for s in angle.body() if len(s.text) <= MAX_THREAD_STATEMENT][:4]
-    if not posts:
+def _thread(angle: _Angle, posts: int) -> XThreadContent:
+    fitting = [s for s in angle.body() if len(s.text) <= MAX_THREAD_STATEMENT][:posts]
+    if not fitting:
         raise DraftError("no on-topic statement short enough for a post")
     closing = angle.voice.closing(angle.variant)
     return XThreadContent(
         hook=angle.hook_line(MAX_THREAD_STATEMENT),
-        posts=angle.claims(posts, with_lead_in=False),
+        posts=angle.claims(fitting, with_lead_in=False),
         closing=closing if closing and len(closing) <= MAX_THREAD_STATEMENT else None,
     )
 
@@ -310,7 +322,8 @@ OUTLINE_TITLES: dict[HookType, str] = {
 }
 
 
-def _outline(angle: _Angle) -> BlogOutlineContent:
+def _outline(angle: _Angle, points: int) -> BlogOutlineContent:
+    angle = replace(angle, sentences=angle.sentences[:points])
     by_article: dict[int, list[Sentence]] = {}
     for sentence in angle.sentences:
         by_article.setdefault(sentence.ref, []).append(sentence)
@@ -344,12 +357,57 @@ MIN_SENTENCES: dict[ContentFormat, int] = {
 }
 
 
-def _content(fmt: ContentFormat, angle: _Angle) -> DraftContent:
+DEFAULT_HASHTAGS = 3
+# The default count of the part a length band stretches or shrinks (LinkedIn body claims,
+# thread posts, outline points), and the range it may take.
+PARTS_PER_FORMAT: dict[ContentFormat, tuple[int, range]] = {
+    "linkedin_post": (3, range(1, 7)),
+    "x_thread": (4, range(1, 10)),
+    "blog_outline": (8, range(2, 13)),
+}
+MAX_SENTENCES = 13
+
+
+def _content(
+    fmt: ContentFormat, angle: _Angle, hashtag_count: int, link: bool, parts: int
+) -> DraftContent:
     if fmt == "linkedin_post":
-        return _linkedin(angle)
+        return _linkedin(angle, hashtag_count, link, parts)
     if fmt == "x_thread":
-        return _thread(angle)
-    return _outline(angle)
+        return _thread(angle, parts)
+    return _outline(angle, parts)
+
+
+def _distance(characters: int, band: tuple[int, int]) -> int:
+    low, high = band
+    return max(low - characters, characters - high, 0)
+
+
+def shaped_content(fmt: ContentFormat, angle: _Angle, shape: DraftShape) -> DraftContent:
+    """The format's content for this angle, as long as ``shape`` asks (step 5): the default
+    number of parts without a length band, else the fewest parts whose rendered text falls
+    in the band, or the count that comes closest to it."""
+    link = bool(shape.link) and fmt == "linkedin_post"
+    hashtag_count = DEFAULT_HASHTAGS if shape.hashtags is None else shape.hashtags
+    default, counts = PARTS_PER_FORMAT[fmt]
+    band = shape.characters.get(fmt)
+    if band is None:
+        return _content(fmt, angle, hashtag_count, link, default)
+    available = len(angle.body()) if fmt != "blog_outline" else len(angle.sentences)
+    best: tuple[int, DraftContent] | None = None
+    for parts in counts:
+        if parts > max(available, counts.start):
+            break
+        try:
+            content = _content(fmt, angle, hashtag_count, link, parts)
+        except ValueError:
+            continue
+        distance = _distance(len(render(content, angle.evidence)), band)
+        if best is None or distance < best[0]:
+            best = (distance, content)
+        if distance == 0:
+            break
+    return best[1] if best is not None else _content(fmt, angle, hashtag_count, link, default)
 
 
 class ExtractiveGenerator:
@@ -372,6 +430,7 @@ class ExtractiveGenerator:
         wanted = request.variants_per_format
         if len(sentences) < AMPLE_STATEMENTS:
             wanted = min(wanted, THIN_VARIANTS)
+        shape = request.shape
         hooks = [
             hook
             for hook in request.hook_order
@@ -382,14 +441,20 @@ class ExtractiveGenerator:
         rejected: list[str] = []
         # Greedy selection never revisits a choice, so the longest selection per hook serves
         # every format as a prefix.
-        longest = max(SENTENCES_PER_FORMAT[fmt] for fmt in request.formats)
+        longest = (
+            max(SENTENCES_PER_FORMAT[fmt] for fmt in request.formats)
+            if not shape.characters
+            else MAX_SENTENCES
+        )
         selected = {hook: select(sentences, longest, hook) for hook in hooks}
         for fmt in request.formats:
             if len(sentences) < MIN_SENTENCES[fmt]:
                 continue
             texts: set[str] = set()
             for variant, hook in enumerate(hooks):
-                chosen = selected[hook][: SENTENCES_PER_FORMAT[fmt]]
+                chosen = selected[hook][
+                    : SENTENCES_PER_FORMAT[fmt] if fmt not in shape.characters else MAX_SENTENCES
+                ]
                 if hook == "data":
                     numbered = [
                         s for s in chosen if s.has_number and len(s.text) <= MAX_HOOK_SENTENCE
@@ -400,7 +465,7 @@ class ExtractiveGenerator:
                 angle = _Angle(hook, variant, request.query, topic, request.voice, chosen, evidence)
                 try:
                     draft = build_draft(
-                        fmt, hook, ANGLES[hook], _content(fmt, angle), request.evidence
+                        fmt, hook, ANGLES[hook], shaped_content(fmt, angle, shape), request.evidence
                     )
                 except (DraftError, ValueError) as error:
                     rejected.append(f"{fmt}/{hook}: {error}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -12,6 +13,18 @@ from prosora_pipelines.lib.query.drafts import Draft, HookType
 from prosora_pipelines.lib.query.evidence import Evidence
 from prosora_pipelines.lib.query.relevance import Statement
 from prosora_pipelines.lib.query.voice import Voice
+
+
+@dataclass(frozen=True)
+class DraftShape:
+    """What the drafts should look like beyond their hook, as learning patterns ask for it;
+    None leaves the generator's own default. Generators honour it where the format allows
+    (``x_thread`` and ``blog_outline`` carry no hashtags or links)."""
+
+    # Per format, the rendered characters to aim for, lowest and highest, inclusive.
+    characters: Mapping[ContentFormat, tuple[int, int]] = field(default_factory=dict)
+    hashtags: int | None = None
+    link: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -27,6 +40,7 @@ class DraftRequest:
     # The evidence's statements that read on their own and speak to the question, most
     # similar first (``relevance.on_topic``): the only sentences a draft may be built from.
     statements: tuple[Statement, ...]
+    shape: DraftShape = field(default_factory=DraftShape)
 
 
 @dataclass(frozen=True)

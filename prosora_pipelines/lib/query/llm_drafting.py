@@ -106,6 +106,26 @@ def _voice_lines(request: DraftRequest) -> list[str]:
     ]
 
 
+def _shape_lines(request: DraftRequest) -> list[str]:
+    """What learning patterns ask of the drafts' shape, when they ask anything."""
+    shape = request.shape
+    lines: list[str] = []
+    lines += [
+        f"Length of each {fmt}: {low} to {high} characters"
+        for fmt, (low, high) in shape.characters.items()
+        if fmt in request.formats
+    ]
+    if shape.hashtags is not None:
+        lines.append(f"Hashtags per LinkedIn post: {shape.hashtags}")
+    if shape.link is not None:
+        lines.append(
+            "End each LinkedIn takeaway with the URL of the first article it cites"
+            if shape.link
+            else "No URLs in the drafts"
+        )
+    return lines
+
+
 def drafting_prompt(request: DraftRequest) -> str:
     """The user message: the task, the voice, and the evidence, numbered."""
     on_topic: dict[int, list[str]] = {}
@@ -124,6 +144,7 @@ def drafting_prompt(request: DraftRequest) -> str:
             f"Variants per format: {request.variants_per_format}, hook types in this order of "
             f"preference: {', '.join(request.hook_order)}",
             *_voice_lines(request),
+            *_shape_lines(request),
             "",
             "Evidence:",
             evidence,

@@ -21,17 +21,36 @@ them is measured.
 
 Base rates: LinkedIn post 3.0%, X thread 1.5%, blog outline 2.0% engagement per impression
 (the engagement rate of ``appdb.models.engagement_rate``).
+
+Once the learning pipeline has promoted a trained model, ``PromotedModelOrPrior`` predicts
+with it instead (``kind="learned"``, the model's version): the draft's features
+(``lib.engagement.features.post_features``, the same code training used) and its text
+embedding go in, the rate and each feature's effect come out, and the effects are the
+reasons. It looks the promoted model up on every call, so a model promoted while the API or
+the CLI runs is used from the next query on.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+import uuid
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from datetime import datetime
+from pathlib import Path
+from typing import Literal, Protocol
+
+import numpy as np
+import numpy.typing as npt
 
 from prosora_pipelines.lib.appdb.repository import ContentFormat
+from prosora_pipelines.lib.engagement.features import (
+    embedding_text,
+    pattern_values,
+    post_features,
+)
+from prosora_pipelines.lib.engagement.model_registry import EMBEDDING_FEATURE, load_promoted
 from prosora_pipelines.lib.query.drafts import Draft, HookType
 from prosora_pipelines.lib.query.evidence import Evidence
 from prosora_pipelines.lib.query.grounding import assertions, numbers
@@ -70,11 +89,13 @@ _HASHTAG = re.compile(r"(?<!\S)#\w+")
 class Factor:
     name: str
     value: float
-    contribution: float  # to the logit
+    # Added to the log-odds (the prior) or to the log of the rate (a learned model).
+    contribution: float
+    scale: Literal["odds", "rate"] = "odds"
 
     def explain(self) -> str:
         change = math.exp(self.contribution) - 1
-        return f"{self.name}: {change:+.0%} odds"
+        return f"{self.name}: {change:+.0%} {'odds' if self.scale == 'odds' else 'engagement'}"
 
 
 @dataclass(frozen=True)
@@ -137,8 +158,80 @@ class EngagementPrior:
             factors=factors,
         )
 
+    def predict_drafts(
+        self,
+        drafts: Sequence[Draft],
+        evidence: Sequence[Evidence],
+        context: DraftContext,  # noqa: ARG002 (the prior knows only the text and its sources)
+    ) -> tuple[Prediction, ...]:
+        return tuple(self.predict(draft, evidence) for draft in drafts)
+
+
+@dataclass(frozen=True)
+class DraftContext:
+    """What a prediction knows besides the drafts: whose they are, what the query was
+    about, and when they would be posted (None: not known) in which timezone."""
+
+    user_id: uuid.UUID
+    query_domains: Mapping[str, float]
+    posting_time: datetime | None
+    timezone: str | None
+
 
 class EngagementPredictor(Protocol):
-    """What the engine asks of a predictor: the prior now, a trained model later."""
+    """What the engine asks of a predictor: one prediction per draft, in order."""
 
-    def predict(self, draft: Draft, evidence: Sequence[Evidence]) -> Prediction: ...
+    def predict_drafts(
+        self, drafts: Sequence[Draft], evidence: Sequence[Evidence], context: DraftContext
+    ) -> tuple[Prediction, ...]: ...
+
+
+TextEncoder = Callable[[Sequence[str]], npt.NDArray[np.float32]]
+
+
+def _factor_name(feature: str, values: Mapping[str, str]) -> str:
+    label = "wording" if feature == EMBEDDING_FEATURE else feature.replace("_", " ")
+    return f"{label} {values[feature]}" if feature in values else label
+
+
+class PromotedModelOrPrior:
+    """The promoted engagement model when there is one, the prior otherwise (see the module
+    docstring). ``encode`` embeds draft texts as training embedded posts (the index's
+    document encoder)."""
+
+    def __init__(self, models_dir: Path, encode: TextEncoder, prior: EngagementPrior) -> None:
+        self.models_dir = models_dir
+        self.encode = encode
+        self.prior = prior
+
+    def predict_drafts(
+        self, drafts: Sequence[Draft], evidence: Sequence[Evidence], context: DraftContext
+    ) -> tuple[Prediction, ...]:
+        promoted = load_promoted(self.models_dir)
+        if promoted is None or not drafts:
+            return self.prior.predict_drafts(drafts, evidence, context)
+        vectors = self.encode([embedding_text(draft.text) for draft in drafts])
+        tiers = {item.ref: item.tier for item in evidence}
+        predictions = []
+        for draft, vector in zip(drafts, vectors, strict=True):
+            features = post_features(
+                draft.text,
+                draft.format,
+                draft.hook_type,
+                context.query_domains,
+                [tiers[ref] for ref in draft.refs if ref in tiers],
+                context.posting_time,
+                context.timezone,
+            )
+            rate, contributions = promoted.predict(features, vector, str(context.user_id))
+            values = pattern_values(features)
+            factors = tuple(
+                Factor(_factor_name(feature, values), change, math.log1p(change), "rate")
+                for feature, change in contributions
+            )
+            predictions.append(
+                Prediction(
+                    rate=rate, kind="learned", model_version=promoted.version, factors=factors
+                )
+            )
+        return tuple(predictions)

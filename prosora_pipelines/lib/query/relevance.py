@@ -334,12 +334,12 @@ def evidence_hashtags(cited: Sequence[Evidence], limit: int = 3) -> list[str]:
     terms += [w for w, n in sorted(title_words.items(), key=lambda kv: (-kv[1], kv[0])) if n >= 2]
     tags: list[str] = []
     for term in terms:
+        if len(tags) >= limit:
+            break
         parts = [part for part in re.split(r"[^A-Za-z]+", term) if part]
         if not parts:
             continue
         tag = "#" + "".join(part.upper() if len(part) <= 2 else part.capitalize() for part in parts)
         if tag.lower() not in {existing.lower() for existing in tags}:
             tags.append(tag)
-        if len(tags) == limit:
-            break
     return tags

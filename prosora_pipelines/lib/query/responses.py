@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 from prosora_pipelines.lib.appdb.repository import ContentFormat
 from prosora_pipelines.lib.query.analysis import QueryAnalysis
 from prosora_pipelines.lib.query.evidence import Evidence
+from prosora_pipelines.lib.query.learned_preferences import AppliedPattern
 from prosora_pipelines.lib.query.prediction import Prediction
 
 
@@ -60,6 +61,24 @@ class PredictionOut(BaseModel):
         )
 
 
+class PatternUseOut(BaseModel):
+    """A learning pattern a draft follows: its feature value and that value's lift."""
+
+    id: uuid.UUID
+    pattern_type: str
+    value: str
+    lift: float
+
+    @classmethod
+    def of(cls, pattern: AppliedPattern) -> PatternUseOut:
+        return cls(
+            id=pattern.id,
+            pattern_type=pattern.pattern_type,
+            value=pattern.value,
+            lift=round(pattern.lift, 4),
+        )
+
+
 class VariantOut(BaseModel):
     id: uuid.UUID
     format: ContentFormat
@@ -69,6 +88,14 @@ class VariantOut(BaseModel):
     citations: list[CitationOut]
     prediction: PredictionOut
     generator: str
+    patterns_applied: list[PatternUseOut] = Field(
+        description="The learning patterns this draft follows (hook, length, hashtags, link, "
+        "posting time), judged from the draft itself."
+    )
+    suggested_posting_time: datetime | None = Field(
+        description="When to post, in your profile's timezone, when a posting-time pattern "
+        "is active; null otherwise."
+    )
 
 
 class AnswerOut(BaseModel):

@@ -77,7 +77,7 @@ def test_migrations_create_exactly_the_models(engine: Engine) -> None:
             connection, opts={"compare_type": True, "version_table": VERSION_TABLE}
         )
         assert compare_metadata(context, Base.metadata) == []
-        assert context.get_current_revision() == "0001"
+        assert context.get_current_revision() == "0002"
     # Alembic's comparison skips CHECK constraints, so compare those by name here.
     inspector = inspect(engine)
     for table in Base.metadata.sorted_tables:
@@ -101,7 +101,7 @@ def test_migrate_twice_changes_nothing(database_url: str) -> None:
     finally:
         engine.dispose()
     assert tables == set(Base.metadata.tables) | {VERSION_TABLE}
-    assert versions == [("0001",)]
+    assert versions == [("0002",)]
 
 
 def test_sqlite_runs_in_wal_mode_with_foreign_keys_on(tmp_path: Path) -> None:

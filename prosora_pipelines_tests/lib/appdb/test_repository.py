@@ -376,8 +376,16 @@ def test_active_patterns_are_the_users_and_the_global_ones(session: Session) -> 
     pattern(other, "theirs", 0.8)
     session.commit()
 
+    # The user's own first (the engine follows theirs over a global one), then by confidence.
     names = [p.pattern_data["name"] for p in active_learning_patterns(session, user)]
-    assert names == ["global", "mine"]
+    assert names == ["mine", "global"]
+    everything = active_learning_patterns(session, user, include_inactive=True)
+    assert [p.pattern_data["name"] for p in everything] == [
+        "mine, retired",
+        "mine",
+        "global, retired",
+        "global",
+    ]
     assert [p.pattern_data["name"] for p in active_learning_patterns(session, None)] == ["global"]
 
 

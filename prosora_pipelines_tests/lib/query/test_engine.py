@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 from sqlalchemy import select
 
@@ -22,11 +23,17 @@ from prosora_pipelines.lib.appdb.repository import (
     get_or_create_user,
     upsert_voice_profile,
 )
+from prosora_pipelines.lib.engagement.features import NUMERIC_FEATURES, length_band
+from prosora_pipelines.lib.engagement.model_registry import (
+    LinearEngagementModel,
+    promote,
+    save_model,
+)
 from prosora_pipelines.lib.index.embedding import Embedder
 from prosora_pipelines.lib.index.vector_store import CurrentIndex
 from prosora_pipelines.lib.query.engine import PHASES, QueryEngine, QueryFailedError, QueryProgress
 from prosora_pipelines.lib.query.extractive import ExtractiveGenerator
-from prosora_pipelines.lib.query.prediction import EngagementPrior
+from prosora_pipelines.lib.query.prediction import EngagementPrior, PromotedModelOrPrior
 
 QUERY = "AI regulation impact on fintech product strategy"
 
@@ -119,7 +126,7 @@ def test_learning_patterns_order_the_hooks_and_are_counted(
         pattern = LearningPattern(
             user_id=user_id,
             pattern_type="hook_type",
-            pattern_data={"hook_type": "question", "lift": 0.4},
+            pattern_data={"value": "question", "lift": 1.4, "interval": [1.1, 1.7]},
             confidence=0.8,
         )
         session.add(pattern)
@@ -130,9 +137,76 @@ def test_learning_patterns_order_the_hooks_and_are_counted(
     )
     assert [v.hook_type for v in result.variants] == ["question", "data", "contrarian"]
     assert result.patterns_applied == [pattern_id]
+    assert [[p.id for p in v.patterns_applied] for v in result.variants] == [[pattern_id], [], []]
     with engine.sessions() as session:
         stored = session.get(LearningPattern, pattern_id)
         assert stored is not None and stored.usage_count == 1
+
+
+def _add_patterns(
+    engine: QueryEngine, user_id: uuid.UUID, *patterns: tuple[str, str, float]
+) -> dict[str, uuid.UUID]:
+    ids = {}
+    with engine.sessions.begin() as session:
+        for feature, value, lift in patterns:
+            row = LearningPattern(
+                user_id=user_id,
+                pattern_type=feature,
+                pattern_data={"value": value, "lift": lift, "interval": [lift - 0.1, lift + 0.1]},
+                confidence=0.9,
+            )
+            session.add(row)
+            session.flush()
+            ids[f"{feature}={value}"] = row.id
+    return ids
+
+
+def test_patterns_shape_length_hashtags_links_and_posting_time(
+    engine: QueryEngine, user_id: uuid.UUID
+) -> None:
+    options = {"formats": ["linkedin_post"], "variants_per_format": 3}
+    before = engine.process_query(user_id, QUERY, options)
+    assert all(v.suggested_posting_time is None and not v.patterns_applied for v in before.variants)
+    assert all(len(re.findall(r"(?<!\S)#\w+", v.text)) == 3 for v in before.variants)
+    with engine.sessions.begin() as session:
+        user = get_or_create_user(session, "writer@example.com", "Writer")
+        upsert_voice_profile(
+            session,
+            user,
+            {
+                "voice_description": "Plain.",
+                "audience": "fintech founders",
+                "default_formats": ["linkedin_post"],
+                "timezone": "America/New_York",
+            },
+        )
+    ids = _add_patterns(
+        engine,
+        user_id,
+        ("length_band", "short", 1.2),
+        ("hashtag_band", "0", 1.1),
+        ("has_link", "yes", 1.15),
+        ("posted_hour_band", "morning", 1.3),
+    )
+    after = engine.process_query(user_id, QUERY, options)
+    assert set(after.patterns_applied) == set(ids.values())
+    for variant in after.variants:
+        assert len(variant.text) < 700, variant.text
+        assert not re.findall(r"(?<!\S)#\w+", variant.text)
+        assert "https://" in variant.text
+        when = variant.suggested_posting_time
+        assert when is not None and when.hour == 9 and when.utcoffset() is not None
+        assert when.tzname() in {"EST", "EDT"}
+        assert {p.id for p in variant.patterns_applied} == set(ids.values())
+    # The fewest sentences that stay in the band: shorter despite the added link.
+    assert sum(len(v.text) for v in after.variants) < sum(len(v.text) for v in before.variants)
+    with engine.sessions() as session:
+        stored = session.get(Query, after.query_id)
+        assert stored is not None
+        assert stored.results["suggested_posting_time"].endswith("-05:00")
+        assert "length_band=short (+20%)" in stored.results["variant_patterns"][0]
+        patterns = session.scalars(select(LearningPattern)).all()
+        assert {p.usage_count for p in patterns} == {1}
 
 
 def test_no_matching_evidence_gives_a_partial_answer_that_says_why(
@@ -234,3 +308,61 @@ def test_thin_evidence_is_said_with_suggestions_and_fewer_drafts(
     )
     assert result.answer is not None and result.answer.status == "thin"
     assert 0 < len(result.variants) < 3 * 4
+
+
+def _story_model() -> LinearEngagementModel:
+    """A hand-made model in the registry's format (story hooks +35 %, short posts +20 %):
+    what a promoted model looks like to the engine, without training one here."""
+    numeric = len(NUMERIC_FEATURES)
+    return LinearEngagementModel(
+        columns=("hook_type=story", "length_band=short"),
+        column_features=("hook_type", "length_band"),
+        coefficients=np.log(np.array([1.35, 1.2])),
+        intercept=0.0,
+        column_means=np.array([0.25, 0.5]),
+        numeric_centres=np.zeros(numeric),
+        numeric_scales=np.ones(numeric),
+        embedding_centre=np.zeros(384),
+        projection=np.zeros((0, 384)),
+        user_baselines={},
+        global_baseline=0.03,
+        smearing=1.0,
+    )
+
+
+def test_a_model_promoted_while_the_engine_runs_predicts_the_next_query(
+    database_url: str, embedder: Embedder, sample_index_home: Path, tmp_path: Path
+) -> None:
+    migrate(database_url)
+    models = tmp_path / "models"
+    engine = QueryEngine(
+        embedder=embedder,
+        index=CurrentIndex(sample_index_home),
+        sessions=make_session_factory(make_engine(database_url)),
+        generator=ExtractiveGenerator(),
+        predictor=PromotedModelOrPrior(models, embedder.encode, EngagementPrior()),
+    )
+    with engine.sessions.begin() as session:
+        user_id = get_or_create_user(session, "writer@example.com", "Writer").id
+    options = {"formats": ["linkedin_post"], "variants_per_format": 4}
+    before = engine.process_query(user_id, QUERY, options)
+    assert {v.prediction.kind for v in before.variants} == {"prior"}
+    version = save_model(models, _story_model(), {"holdout": {}}, {"columns": []})
+    promote(models, version, "test")
+    after = engine.process_query(user_id, QUERY, options)
+    assert {v.prediction.kind for v in after.variants} == {"learned"}
+    assert {v.prediction.model_version for v in after.variants} == {version}
+    for variant in after.variants:
+        short = length_band("linkedin_post", len(variant.text)) == "short"
+        expected = 0.03 * (1.35 if variant.hook_type == "story" else 1) * (1.2 if short else 1)
+        assert variant.prediction.rate == pytest.approx(expected, abs=1e-5)
+    story = next(v for v in after.variants if v.hook_type == "story")
+    assert story.prediction.reasons[0] == "hook type story: +25% engagement"
+    with engine.sessions() as session:
+        stored = session.get(Query, after.query_id)
+        assert stored is not None and stored.model_versions["predictor"] == version
+        assert {v.prediction_model_version for v in stored.variants} == {version}
+        earlier = session.get(Query, before.query_id)
+        assert earlier is not None
+        assert {v.prediction_model_version for v in earlier.variants} == {"engagement-prior-1"}
+    engine.sessions.kw["bind"].dispose()
