@@ -95,6 +95,17 @@ def _print_model(result: Any) -> None:
         console.print(f"model: [yellow]not promoted[/yellow]: {verdict.description}")
 
 
+def _print_finetune(result: Any) -> None:
+    """The embedding fine-tune's verdict, when it ran (it is off unless enabled)."""
+    for event in result.get_asset_materialization_events():
+        if event.asset_key is None or event.asset_key.to_user_string() != "embedding_finetune":
+            continue
+        metadata = event.materialization.metadata
+        status = metadata["status"].value
+        if status != "off":
+            console.print(f"embedding model: {status}: {metadata['reason'].value}")
+
+
 def learn() -> None:
     """Run the learning job (observations, patterns, model) in this process and say what
     changed: patterns gained or lost, and whether a new model was promoted and why."""
@@ -114,6 +125,7 @@ def learn() -> None:
         result = execute_with_progress(job, instance, run_config, console)
     _print_changes(before, _active(database_url), _emails(database_url))
     _print_model(result)
+    _print_finetune(result)
     built = {
         event.asset_key.to_user_string()
         for event in result.get_asset_materialization_events()
