@@ -9,7 +9,10 @@ Steps, each timed on its own, the way the ``engagement`` job runs them:
   throughput is printed on its own line so the cost of embedding every post can be worked
   out (texts ÷ texts per second);
 - patterns: ``estimate_patterns`` and ``upsert_patterns`` into a SQLite app database;
-- model: ``train`` (tuning, the candidate, every baseline, metrics) with no promoted model.
+- model: ``train`` (tuning, the candidate, every baseline, metrics) with no promoted model;
+- fine-tune: the embedding fine-tune's trainer (``lib/index/finetuning.finetune``) on the
+  bundled sample's title ↔ body pairs for a fixed number of steps, in pairs per second on
+  whatever device the embedding model uses (``PROSORA_EMBEDDING_DEVICE=cuda`` on a GPU host).
 
 Memory is the peak resident set size during the step (Linux: ``/proc/self/clear_refs``
 resets it, ``VmHWM`` reads it), so allocations of NumPy, polars and SQLite all count.
@@ -21,7 +24,8 @@ generator is the benchmark's own (benchmarks do not import test helpers), simple
 tests' engagement simulator.
 
 Run: ``.venv/bin/python benchmarks/learning.py`` from the repository root; ``--quick`` runs
-1k observations from 64 texts only.
+1k observations from 64 texts only and two fine-tune steps. On a GPU host:
+``PROSORA_EMBEDDING_DEVICE=cuda .venv/bin/python benchmarks/learning.py --sizes 1000``.
 """
 
 from __future__ import annotations
@@ -62,12 +66,25 @@ from prosora_pipelines.lib.engagement.patterns import (  # noqa: E402
     upsert_patterns,
 )
 from prosora_pipelines.lib.engagement.training import train  # noqa: E402
-from prosora_pipelines.lib.index.embedding import load_embedder  # noqa: E402
+from prosora_pipelines.lib.index.embedding import (  # noqa: E402
+    choose_device,
+    load_embedder,
+    resolve_model_path,
+)
+from prosora_pipelines.lib.index.finetuning import (  # noqa: E402
+    FinetuneConfig,
+    finetune,
+    title_body_pairs,
+)
+from prosora_pipelines.lib.sample_corpus import sample_articles  # noqa: E402
 
 SIZES = (1_000, 10_000, 100_000)
 QUICK_SIZES = (1_000,)
 TEXTS = 600
 QUICK_TEXTS = 64
+FINETUNE_STEPS = 20
+QUICK_FINETUNE_STEPS = 2
+FINETUNE_BATCH = 32
 USERS = 20
 TIME_LIMIT_SECONDS = 3600
 HOOKS = {
@@ -260,7 +277,24 @@ def main() -> None:
             f"{'n/a' if pairwise is None else f'{pairwise:.3f}':>8} | "
             f"{'n/a' if spearman is None else f'{spearman:.3f}':>8}"
         )
+    finetune_throughput(QUICK_FINETUNE_STEPS if args.quick else FINETUNE_STEPS)
     stop_time_limit()
+
+
+def finetune_throughput(steps: int) -> None:
+    """Pairs per second of the embedding fine-tune on this machine's device."""
+    articles, _ = sample_articles()
+    pairs = title_body_pairs((a.title, a.text) for a in articles if a.duplicate_of is None)
+    device = choose_device(os.environ.get("PROSORA_EMBEDDING_DEVICE", "auto"))
+    config = FinetuneConfig(batch_size=FINETUNE_BATCH, max_steps=steps)
+    with tempfile.TemporaryDirectory(prefix="prosora-finetune-bench-") as scratch:
+        run = finetune(
+            resolve_model_path("all-MiniLM-L6-v2"), pairs, Path(scratch) / "model", config, device
+        )
+    print(
+        f"\nfine-tune: {run.steps} steps of {run.batch_size} pairs on {run.device} "
+        f"({run.precision}) in {run.seconds:.1f} s, {run.pairs_per_second:,.1f} pairs/s"
+    )
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ SCRIPTS = {
     "query.py": ((), "query, encoder cached"),
     "parser_agreement.py": ((), "agree with feedparser"),
     "scale.py": ((), "ingest_on_celery (dagster job execute, 1 worker)"),
-    "learning.py": ((), "Hold-out metrics against the number of observations"),
+    "learning.py": ((), "pairs/s"),
     "retrieval.py": ((), "hybrid nDCG@10 ≥ plain dense"),
     "draft_relevance.py": ((), "target citation precision"),
     # Its own limit is load plus 150 s, set for an idle machine; a smoke run may be slower.

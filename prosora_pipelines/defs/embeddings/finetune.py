@@ -101,9 +101,7 @@ def embedding_finetune(
             "device": evaluation.device,
             "precision": evaluation.precision,
             "steps": evaluation.steps,
-            "pairs_per_second": round(evaluation.train_pairs / evaluation.seconds, 1)
-            if evaluation.seconds
-            else 0.0,
+            "pairs_per_second": round(evaluation.pairs_per_second, 1),
         }
     )
 

@@ -115,6 +115,7 @@ def finetune_embedding_model(
         precision=run.precision,
         steps=run.steps,
         seconds=run.seconds,
+        pairs_per_second=run.pairs_per_second,
     )
     write_evaluation(folder, evaluation)
     if promoted:

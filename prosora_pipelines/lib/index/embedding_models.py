@@ -48,6 +48,7 @@ class FinetuneEvaluation:
     precision: str
     steps: int
     seconds: float
+    pairs_per_second: float
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

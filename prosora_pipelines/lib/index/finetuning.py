@@ -80,12 +80,14 @@ class FinetuneRun:
     device: str
     precision: str
     train_pairs: int
+    batch_size: int
     steps: int
     seconds: float
 
     @property
     def pairs_per_second(self) -> float:
-        return self.train_pairs / self.seconds if self.seconds else 0.0
+        """Pairs trained on per second (a step trains on one batch)."""
+        return self.steps * self.batch_size / self.seconds if self.seconds else 0.0
 
 
 def title_body_pairs(articles: Iterable[tuple[str, str]]) -> list[TrainingPair]:
@@ -269,6 +271,7 @@ def finetune(
         device=device,
         precision=precision,
         train_pairs=len(pairs),
+        batch_size=batch_size,
         steps=int(state.global_step),
         seconds=seconds,
     )

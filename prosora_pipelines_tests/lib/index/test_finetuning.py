@@ -135,6 +135,7 @@ def _candidate(home: Path, base_model: str, promoted: bool) -> Path:
             precision="fp32",
             steps=3,
             seconds=1.0,
+            pairs_per_second=96.0,
         ),
     )
     return folder
