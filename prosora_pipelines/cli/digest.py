@@ -32,6 +32,9 @@ def digest(
     settings = get_settings()
     tables = TableStore(settings.home)
     wanted: date | None = day.date() if day else None
+    today = datetime.now(UTC).date()
+    if wanted is not None and wanted > today:
+        raise fail(f"{wanted} is in the future: a digest covers a day that has happened")
     made = read_digest(tables, wanted)
     if made is None:
         try:

@@ -39,3 +39,9 @@ def test_digest_before_any_articles_says_what_to_do() -> None:
     result = CliRunner().invoke(app, ["digest"])
     assert result.exit_code == 2
     assert "prosora materialize" in result.output
+
+
+def test_a_day_in_the_future_is_refused_in_one_line() -> None:
+    result = CliRunner().invoke(app, ["digest", "--date", "9999-12-31"])
+    assert result.exit_code == 2
+    assert "9999-12-31 is in the future" in result.output
