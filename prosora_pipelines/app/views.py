@@ -135,55 +135,28 @@ def prediction_reasons(variant: dict[str, Any]) -> list[str]:
 
 
 def pattern_text(pattern: dict[str, Any]) -> str:
-    """One learning pattern in a sentence: what it is about and how strong it is."""
-    data = pattern.get("pattern_data") or {}
-    kind = str(pattern.get("pattern_type", "pattern")).replace("_", " ")
-    subject = next(
-        (str(value) for key, value in data.items() if key not in _EFFECT_KEYS and value), ""
-    )
-    lift = pattern.get("lift", data.get("lift"))
-    effect = f": {float(lift):+.0%} engagement" if isinstance(lift, int | float) else ""
+    """One learning pattern in a sentence: the feature and value, its lift on engagement
+    (the API's multiplicative lift, 1.3 = 30 % more) and its 90 % interval."""
+    subject = f"{pattern.get('pattern_type', 'pattern')}={pattern.get('value') or '?'}"
+    lift = pattern.get("lift")
+    if not isinstance(lift, int | float):
+        return subject
     low, high = pattern_interval(pattern)
-    spread = f" (interval {_interval_text(low, high)})" if low is not None else ""
-    confidence = pattern.get("confidence")
-    trust = f", confidence {confidence:.0%}" if isinstance(confidence, int | float) else ""
-    return f"{kind} {subject}{effect}{spread}{trust}".replace("  ", " ").strip()
-
-
-_EFFECT_KEYS = {
-    "lift",
-    "interval",
-    "lower",
-    "upper",
-    "low",
-    "high",
-    "ci_low",
-    "ci_high",
-    "samples",
-    "sample_count",
-    "n",
-}
+    spread = f" (90 % interval {_interval_text(low, high)})" if low is not None else ""
+    return f"{subject}: {lift - 1:+.0%} engagement{spread}"
 
 
 def pattern_interval(pattern: dict[str, Any]) -> tuple[float | None, float | None]:
-    """A pattern's interval on its lift, wherever the API puts it (top level or in its data;
-    a pair, or lower/upper bounds); (None, None) when it has none."""
-    data = pattern.get("pattern_data") or {}
-    for source in (pattern, data):
-        pair = source.get("interval")
-        if isinstance(pair, list | tuple) and len(pair) == 2:
-            return float(pair[0]), float(pair[1])
-        if isinstance(pair, dict):
-            source = pair
-        for low_key, high_key in (("lower", "upper"), ("low", "high"), ("ci_low", "ci_high")):
-            low, high = source.get(low_key), source.get(high_key)
-            if isinstance(low, int | float) and isinstance(high, int | float):
-                return float(low), float(high)
+    """A pattern's 90 % interval on its lift; (None, None) when it has none."""
+    pair = pattern.get("interval")
+    if isinstance(pair, list | tuple) and len(pair) == 2:
+        return float(pair[0]), float(pair[1])
     return None, None
 
 
 def _interval_text(low: float | None, high: float | None) -> str:
-    return "–" if low is None or high is None else f"{low:+.0%} to {high:+.0%}"
+    """An interval on a multiplicative lift, as changes in engagement."""
+    return "–" if low is None or high is None else f"{low - 1:+.0%} to {high - 1:+.0%}"
 
 
 def patterns_for_draft(
@@ -334,12 +307,12 @@ def calibration_points(accuracy: dict[str, Any]) -> list[dict[str, float]]:
     ]
 
 
-SHOWN_PERFORMANCE = {"overall", "by_format", "by_predictor", "learning_curve"}
+SHOWN_PERFORMANCE = {"overall", "by_format", "by_predictor", "model", "latest_candidate"}
 
 
 def other_figures(performance: dict[str, Any]) -> dict[str, Any]:
-    """What the performance answer holds beyond the parts the page lays out (such as the
-    trained model's figures against the prior's), shown as the API gives it."""
+    """What the performance answer holds beyond the parts the page lays out, shown as the
+    API gives it (so a figure added to the API is never hidden)."""
     return {
         name: value
         for name, value in performance.items()
@@ -347,45 +320,73 @@ def other_figures(performance: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def engagement_model(performance: dict[str, Any]) -> dict[str, Any] | None:
+    """The promoted engagement model's report, else the newest candidate's; None before
+    any model was trained."""
+    model = performance.get("model") or performance.get("latest_candidate")
+    return model if isinstance(model, dict) else None
+
+
+def model_summary(model: dict[str, Any]) -> str:
+    state = "promoted" if model.get("promoted") else "not promoted"
+    return (
+        f"{model.get('version')}: {state}, {model.get('reason')} "
+        f"(trained on {model.get('training_size')} posts, judged on the newest "
+        f"{model.get('holdout_size')})"
+    )
+
+
+def model_score_rows(model: dict[str, Any]) -> list[dict[str, Any]]:
+    """The model and every baseline on the hold-out, one row each."""
+    names = {
+        "linear": "learned model",
+        "user_mean": "your mean rate",
+        "prior": "prior",
+        "knn": "similar past posts",
+        "current": "model it replaced",
+    }
+    return [
+        {
+            "predictor": names.get(name, name),
+            "MAE": percent(scores.get("mae"), 2),
+            "pairwise accuracy": percent(scores.get("pairwise_accuracy"), 0),
+            "Spearman": "–"
+            if scores.get("spearman") is None
+            else f"{float(scores['spearman']):.2f}",
+        }
+        for name, scores in (model.get("scores") or {}).items()
+    ]
+
+
 def learning_curve(performance: dict[str, Any]) -> list[dict[str, float]]:
-    """The learning curve (hold-out error against observations) when the API reports one:
-    rows of numbers keyed by the first numeric field as x. Empty when absent."""
-    curve = performance.get("learning_curve")
-    if isinstance(curve, dict):
-        curve = curve.get("points", [])
-    if not isinstance(curve, list):
+    """The engagement model's learning curve, hold-out error (in percent) against training
+    observations, beside the user-mean baseline; empty before any model."""
+    model = engagement_model(performance)
+    if model is None:
         return []
     return [
-        {key: float(value) for key, value in point.items() if isinstance(value, int | float)}
-        for point in curve
-        if isinstance(point, dict)
+        {
+            "observations": float(point["observations"]),
+            "model MAE %": float(point["model_mae"]) * 100,
+            "your mean MAE %": float(point["user_mean_mae"]) * 100,
+        }
+        for point in model.get("learning_curve") or []
     ]
 
 
 def pattern_rows(patterns: list[dict[str, Any]]) -> list[dict[str, Any]]:
     rows = []
     for pattern in patterns:
-        data = pattern.get("pattern_data") or {}
         low, high = pattern_interval(pattern)
-        lift = pattern.get("lift", data.get("lift"))
-        samples = next(
-            (
-                source[key]
-                for source in (pattern, data)
-                for key in ("samples", "sample_count", "n")
-                if isinstance(source.get(key), int)
-            ),
-            None,
-        )
+        lift = pattern.get("lift")
         rows.append(
             {
-                "pattern": pattern_text(pattern),
+                "pattern": f"{pattern.get('pattern_type')}={pattern.get('value') or '?'}",
                 "scope": pattern.get("scope", ""),
-                "lift": f"{float(lift):+.0%}" if isinstance(lift, int | float) else "–",
-                "interval": _interval_text(low, high),
-                "samples": samples if samples is not None else "–",
-                "confidence": percent(pattern.get("confidence"), 0),
-                "active": "yes" if pattern.get("active", True) else "no",
+                "lift": f"{lift - 1:+.0%}" if isinstance(lift, int | float) else "–",
+                "90 % interval": _interval_text(low, high),
+                "samples": pattern.get("samples") if pattern.get("samples") is not None else "–",
+                "active": "yes" if pattern.get("active") else "no",
             }
         )
     return rows

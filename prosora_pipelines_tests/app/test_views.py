@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
+import pytest
+
 from prosora_pipelines.app import views
 
 
@@ -78,39 +80,75 @@ def test_prediction_line_names_the_rate_and_what_made_it() -> None:
     assert "(90 % interval 2.0 % to 5.0 %)" in views.prediction_line(with_interval)
 
 
-def test_patterns_are_described_with_their_interval_when_the_api_gives_one() -> None:
+def test_patterns_are_described_as_the_api_reports_them() -> None:
+    # GET /learning/patterns: a multiplicative lift (1.3 = 30 % more) and its 90 % interval.
     pattern = {
         "id": "p1",
         "scope": "user",
         "pattern_type": "hook_type",
-        "pattern_data": {"hook_type": "question", "lift": 0.3},
-        "confidence": 0.8,
+        "value": "question",
+        "lift": 1.3,
+        "interval": [1.1, 1.5],
+        "samples": 40,
+        "active": True,
     }
-    assert views.pattern_text(pattern) == "hook type question: +30% engagement, confidence 80%"
-    learned = {**pattern, "interval": [0.1, 0.5], "samples": 40, "active": False}
-    row = views.pattern_rows([learned])[0]
-    assert (row["interval"], row["samples"], row["active"]) == ("+10% to +50%", 40, "no")
-    in_data = {
-        **pattern,
-        "pattern_data": {"hook_type": "q", "lift": 0.2, "lower": 0.05, "upper": 0.4},
-    }
-    assert views.pattern_interval(in_data) == (0.05, 0.4)
-    assert views.pattern_rows([pattern])[0]["interval"] == "–"
+    assert views.pattern_text(pattern) == (
+        "hook_type=question: +30% engagement (90 % interval +10% to +50%)"
+    )
+    row = views.pattern_rows([{**pattern, "active": False}])[0]
+    assert (row["lift"], row["90 % interval"], row["samples"], row["active"]) == (
+        "+30%",
+        "+10% to +50%",
+        40,
+        "no",
+    )
+    unmeasured = {**pattern, "lift": None, "interval": None}
+    assert views.pattern_text(unmeasured) == "hook_type=question"
+    assert views.pattern_rows([unmeasured])[0]["90 % interval"] == "–"
     # A draft names the patterns applied to it (its own list first, else the query's).
     assert views.patterns_for_draft({}, ["p1", "gone"], [pattern]) == [
-        "hook type question: +30% engagement, confidence 80%",
+        "hook_type=question: +30% engagement (90 % interval +10% to +50%)",
         "pattern gone",
     ]
     assert views.patterns_for_draft({"patterns_applied": []}, ["p1"], [pattern]) == []
 
 
-def test_the_learning_curve_is_read_when_present_and_empty_when_not() -> None:
-    assert views.learning_curve({"overall": {}}) == []
-    curve = [{"observations": 10, "model_mae": 0.02, "prior_mae": 0.03, "note": "x"}]
-    assert views.learning_curve({"learning_curve": curve}) == [
-        {"observations": 10.0, "model_mae": 0.02, "prior_mae": 0.03}
-    ]
-    assert views.learning_curve({"learning_curve": {"points": curve}})[0]["observations"] == 10.0
+MODEL = {
+    "version": "engagement-model-2",
+    "promoted": True,
+    "reason": "beats user_mean, prior, knn",
+    "training_size": 288,
+    "holdout_size": 72,
+    "scores": {
+        "linear": {"mae": 0.0078, "spearman": 0.61, "pairwise_accuracy": 0.8},
+        "user_mean": {"mae": 0.013, "spearman": None, "pairwise_accuracy": 0.5},
+    },
+    "learning_curve": [
+        {"observations": 72, "model_mae": 0.011, "user_mean_mae": 0.013},
+        {"observations": 288, "model_mae": 0.0078, "user_mean_mae": 0.013},
+    ],
+}
+
+
+def test_the_engagement_model_and_its_learning_curve_are_read_from_the_report() -> None:
+    assert views.engagement_model({"model": None, "latest_candidate": None}) is None
+    assert views.learning_curve({"model": None, "latest_candidate": None}) == []
+    report = {"model": None, "latest_candidate": MODEL}
+    assert views.engagement_model(report) == MODEL
+    assert views.learning_curve(report)[1] == {
+        "observations": 288.0,
+        "model MAE %": pytest.approx(0.78),
+        "your mean MAE %": pytest.approx(1.3),
+    }
+    rows = views.model_score_rows(MODEL)
+    assert rows[0] == {
+        "predictor": "learned model",
+        "MAE": "0.78 %",
+        "pairwise accuracy": "80 %",
+        "Spearman": "0.61",
+    }
+    assert rows[1]["Spearman"] == "–"
+    assert "engagement-model-2: promoted" in views.model_summary(MODEL)
 
 
 def test_figures_the_page_does_not_lay_out_are_still_shown() -> None:
@@ -118,11 +156,12 @@ def test_figures_the_page_does_not_lay_out_are_still_shown() -> None:
         "overall": {},
         "by_format": {},
         "by_predictor": {},
-        "learning_curve": [],
-        "model": {"version": "m-2", "holdout_mae": 0.01},
+        "model": MODEL,
+        "latest_candidate": None,
+        "drift": {"weeks": 3},
         "baselines": None,
     }
-    assert views.other_figures(performance) == {"model": {"version": "m-2", "holdout_mae": 0.01}}
+    assert views.other_figures(performance) == {"drift": {"weeks": 3}}
 
 
 def test_calibration_points_are_in_percent() -> None:

@@ -48,14 +48,19 @@ if report is not None:
     st.dataframe(views.accuracy_rows(report["by_format"], "format"), hide_index=True)
     st.subheader("Error by model version")
     st.dataframe(views.accuracy_rows(report["by_predictor"], "model version"), hide_index=True)
+    model = views.engagement_model(report)
+    if model is not None:
+        st.subheader("Engagement model against the prior and the baselines")
+        st.caption(views.model_summary(model))
+        st.dataframe(views.model_score_rows(model), hide_index=True)
+        curve = views.learning_curve(report)
+        if curve:
+            st.subheader("Learning curve")
+            st.line_chart(curve, x="observations")
     others = views.other_figures(report)
     if others:
-        st.subheader("Model against the prior and the baselines")
+        st.subheader("Other figures")
         st.json(others)
-    curve = views.learning_curve(report)
-    if curve:
-        st.subheader("Learning curve")
-        st.line_chart(curve, x=next(iter(curve[0])))
 
 st.subheader("Learned patterns")
 patterns = shown(lambda: client().get("/learning/patterns"))
