@@ -78,11 +78,6 @@ def test_drafts_on_the_reporting_half_mostly_cite_relevant_articles(
             assert result.status == "partial" and result.suggestions, result.text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="not met yet: 2 of 109 drafts, both for 'home server hobbyists comparing hardware',"
-    " cite only a smart-home hub review judged not relevant (benchmarks/README.md)",
-)
 def test_no_draft_on_the_reporting_half_is_off_topic(
     reporting_half: list[tuple[QueryResult, dict[str, int]]],
 ) -> None:
