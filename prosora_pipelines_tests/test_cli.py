@@ -69,7 +69,9 @@ def test_demo_then_query_and_profile_commands() -> None:
     assert answered.exit_code == 0, answered.output
     result = json.loads(answered.output)
     assert result["status"] == "completed"
-    assert [v["format"] for v in result["variants"]] == ["blog_outline"] * 4
+    # Up to four angles; two that pick the same statements are one draft.
+    formats = [v["format"] for v in result["variants"]]
+    assert 3 <= len(formats) <= 4 and set(formats) == {"blog_outline"}
     assert all(v["citations"] for v in result["variants"])
 
     changed = runner.invoke(
