@@ -40,6 +40,9 @@ def test_notebook_runs_top_to_bottom_on_the_sample(
 ) -> None:
     home = copied_home(materialized_home, tmp_path / "prosora-home")
     monkeypatch.setenv("PROSORA_HOME", str(home))
+    # Importing Streamlit (the app's tests do, in this process) sets MPLBACKEND=Agg, which a
+    # kernel started from here would inherit and draw no inline figure with.
+    monkeypatch.delenv("MPLBACKEND", raising=False)
     work = tmp_path / "work"
     work.mkdir()
     notebook = nbformat.read(path, as_version=4)
