@@ -15,12 +15,18 @@
     ``dagster job execute`` onto one ready Celery worker (RabbitMQ at 127.0.0.1:5672, on a
     virtual host made for this benchmark and removed after). Both read the first
     ``STEP_START`` event's time from the run's own Dagster instance; the runs are stopped
-    once that step started. (Dagster's webserver/daemon topology with the queued run
-    coordinator is not measured here.)
+    once that step started.
+(c) The same for the deploy topology: ``dagster code-server start``, ``dagster-webserver``
+    and ``dagster-daemon`` as separate processes on ``deploy/dagster.yaml`` with a fresh
+    PostgreSQL database (``PROSORA_BENCH_POSTGRES_URL``, default the local server), the
+    ingest job launched over the webserver's GraphQL into the queued run coordinator, which
+    the daemon drains into a run worker the code server starts. Each run is terminated
+    once its first step started, and the next waits until it has ended.
 
 Figures are wall times on whatever machine runs this; the README of deploy/ extrapolates
 from them. Run: ``.venv/bin/python benchmarks/scale.py`` from the repository root;
-``--quick`` runs 1× only and one round of (b); ``--multiples 1 4`` picks the sizes of (a).
+``--quick`` runs 1× only and one round of (b) and (c); ``--multiples 1 4`` picks the sizes
+of (a); ``--sections b c`` picks what runs.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
@@ -202,15 +209,17 @@ def rabbitmq_vhost() -> Iterator[str]:
         _rabbitmqctl("delete_vhost", vhost)
 
 
-def _first_step_started(dagster_home: Path) -> float | None:
-    """The wall-clock time of the first STEP_START in the instance, if any yet."""
+def _first_step_started(dagster_home: Path, run_id: str | None = None) -> float | None:
+    """The wall-clock time of the first STEP_START in the instance (of ``run_id`` when
+    given), if any yet."""
     import dagster as dg
 
     with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+        run_ids = [run_id] if run_id else [run.run_id for run in instance.get_runs()]
         stamps = [
             entry.timestamp
-            for run in instance.get_runs()
-            for entry in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.STEP_START)
+            for each in run_ids
+            for entry in instance.all_logs(each, of_type=dg.DagsterEventType.STEP_START)
         ]
     return min(stamps) if stamps else None
 
@@ -316,20 +325,201 @@ def queue_section(rounds: int) -> None:
         print(f"    {label:<50} median {statistics.median(seconds):6.2f} s  {spread}")
 
 
+LAUNCH_INGEST = """
+mutation Launch($params: ExecutionParams!) {
+  launchRun(executionParams: $params) {
+    __typename
+    ... on LaunchRunSuccess { run { runId } }
+    ... on PythonError { message }
+  }
+}
+"""
+TERMINATE = "mutation Stop($runId: String!) { terminateRun(runId: $runId) { __typename } }"
+RUN_STATUS = "query Status($runId: ID!) { runOrError(runId: $runId) { ... on Run { status } } }"
+ENDED = {"SUCCESS", "FAILURE", "CANCELED"}
+CODE_LOCATION = "prosora_pipelines"
+REPOSITORY = {"repositoryLocationName": CODE_LOCATION, "repositoryName": "__repository__"}
+INSTIGATORS = """
+query Instigators($selector: RepositorySelector!) {
+  repositoryOrError(repositorySelector: $selector) {
+    ... on Repository {
+      sensors { id sensorState { status } }
+      schedules { id scheduleState { status } }
+    }
+  }
+}
+"""
+STOP_SENSOR = "mutation Stop($id: String!) { stopSensor(id: $id) { __typename } }"
+STOP_SCHEDULE = "mutation Stop($id: String!) { stopRunningSchedule(id: $id) { __typename } }"
+
+
+@contextmanager
+def postgres_database() -> Iterator[dict[str, str]]:
+    """A new, empty database on the benchmark's PostgreSQL server, as the ``DAGSTER_POSTGRES_*``
+    variables of deploy/dagster.yaml; dropped afterwards."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    server = make_url(
+        os.environ.get(
+            "PROSORA_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1/postgres"
+        )
+    )
+    name = f"prosora_bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield {
+            "DAGSTER_POSTGRES_HOST": server.host or "127.0.0.1",
+            "DAGSTER_POSTGRES_PORT": str(server.port or 5432),
+            "DAGSTER_POSTGRES_USER": server.username or "postgres",
+            "DAGSTER_POSTGRES_PASSWORD": server.password or "",
+            "DAGSTER_POSTGRES_DB": name,
+        }
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _graphql(base_url: str, query: str, variables: dict[str, object]) -> dict[str, Any]:
+    import httpx
+
+    response = httpx.post(
+        f"{base_url}/graphql", json={"query": query, "variables": variables}, timeout=60
+    )
+    response.raise_for_status()
+    body: dict[str, Any] = response.json()
+    if "errors" in body:
+        raise RuntimeError(f"GraphQL refused {query.split()[1]}: {body['errors']}")
+    data: dict[str, Any] = body["data"]
+    return data
+
+
+def _webserver_answers(base_url: str) -> bool:
+    import httpx
+
+    try:
+        return httpx.get(f"{base_url}/server_info", timeout=2).is_success
+    except httpx.HTTPError:
+        return False
+
+
+def _start_logged(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("wb") as output:
+        return subprocess.Popen(
+            command, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+
+def _stop_instigators(base_url: str) -> None:
+    """Stop every sensor and schedule, so only the measured runs enter the queue (a fresh
+    deployment's catalog sensor would otherwise start an ingest that holds the writers'
+    slot)."""
+    found = _graphql(base_url, INSTIGATORS, {"selector": REPOSITORY})["repositoryOrError"]
+    for sensor in found["sensors"]:
+        if sensor["sensorState"]["status"] == "RUNNING":
+            _graphql(base_url, STOP_SENSOR, {"id": sensor["id"]})
+    for schedule in found["schedules"]:
+        if schedule["scheduleState"]["status"] == "RUNNING":
+            _graphql(base_url, STOP_SCHEDULE, {"id": schedule["id"]})
+
+
+def _topology_round(base_url: str, dagster_home: Path) -> float:
+    """Seconds from launching the ingest job over GraphQL to its first step starting."""
+    launched_at = time.time()
+    selector = {**REPOSITORY, "jobName": "ingest"}
+    launched = _graphql(base_url, LAUNCH_INGEST, {"params": {"selector": selector}})["launchRun"]
+    if launched["__typename"] != "LaunchRunSuccess":
+        raise RuntimeError(f"the webserver did not launch the run: {launched}")
+    run_id = launched["run"]["runId"]
+    deadline = time.monotonic() + FIRST_STEP_WAIT_SECONDS
+    while (started := _first_step_started(dagster_home, run_id)) is None:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"run {run_id} started no step within {FIRST_STEP_WAIT_SECONDS} s")
+        time.sleep(0.25)  # the figure comes from the event's own time, not from polling
+    _graphql(base_url, TERMINATE, {"runId": run_id})
+    while _graphql(base_url, RUN_STATUS, {"runId": run_id})["runOrError"]["status"] not in ENDED:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"run {run_id} did not end after it was terminated")
+        time.sleep(0.5)
+    return started - launched_at
+
+
+def topology_section(rounds: int) -> None:
+    print("(c) deploy topology: GraphQL launch → queue → daemon → first step started", flush=True)
+    seconds: list[float] = []
+    with postgres_database() as database, tempfile.TemporaryDirectory() as scratch_dir:
+        scratch = Path(scratch_dir)
+        dagster_home = scratch / "dagster"
+        dagster_home.mkdir()
+        (dagster_home / "dagster.yaml").write_text(
+            (REPO_ROOT / "deploy" / "dagster.yaml").read_text()
+        )
+        code_port, web_port = _free_port(), _free_port()
+        env = {key: value for key, value in os.environ.items() if not key.startswith("PROSORA_")}
+        env.update(
+            database,
+            PROSORA_HOME=str(scratch / "home"),
+            DAGSTER_HOME=str(dagster_home),
+            DAGSTER_CODE_SERVER_HOST="127.0.0.1",
+            DAGSTER_CODE_SERVER_PORT=str(code_port),
+            PYTHONPATH=str(REPO_ROOT),
+            HF_HUB_OFFLINE="1",
+            TRANSFORMERS_OFFLINE="1",
+        )
+        os.environ.update(database)  # this process reads the run's events from the instance
+        workspace = str(REPO_ROOT / "deploy" / "workspace.yaml")
+        base_url = f"http://127.0.0.1:{web_port}"
+        started: list[subprocess.Popen[bytes]] = []
+        try:
+            code_server = [str(BIN / "dagster"), "code-server", "start", "--host", "127.0.0.1"]
+            code_server += ["--port", str(code_port), "-m", "prosora_pipelines.definitions"]
+            code_server += ["--location-name", CODE_LOCATION]
+            started.append(_start_logged(code_server, env, scratch / "code-server.log"))
+            _wait_for_port(code_port, started[-1], "the code server")
+            webserver = [str(BIN / "dagster-webserver"), "-w", workspace, "-h", "127.0.0.1"]
+            started.append(
+                _start_logged([*webserver, "-p", str(web_port)], env, scratch / "webserver.log")
+            )
+            deadline = time.monotonic() + SERVER_START_SECONDS
+            while not _webserver_answers(base_url):
+                if started[-1].poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("the webserver did not start")
+                time.sleep(0.2)
+            _stop_instigators(base_url)
+            daemon = [str(BIN / "dagster-daemon"), "run", "-w", workspace]
+            started.append(_start_logged(daemon, env, scratch / "daemon.log"))
+            seconds = [_topology_round(base_url, dagster_home) for _ in range(rounds)]
+        finally:
+            for process in reversed(started):
+                _stop_group(process)
+    spread = f"{min(seconds):.2f}–{max(seconds):.2f}" if len(seconds) > 1 else "(1 run)"
+    label = "ingest via webserver → queue → daemon (PostgreSQL)"
+    print(f"    {label:<50} median {statistics.median(seconds):6.2f} s  {spread}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="1× only, one round of (b)")
+    parser.add_argument("--quick", action="store_true", help="1× only, one round of (b), (c)")
     parser.add_argument(
         "--multiples", type=int, nargs="+", default=MULTIPLES, help="corpus sizes for (a)"
     )
     parser.add_argument(
-        "--sections", nargs="+", choices=("a", "b"), default=("a", "b"), help="what to run"
+        "--sections",
+        nargs="+",
+        choices=("a", "b", "c"),
+        default=("a", "b", "c"),
+        help="what to run",
     )
     parser.add_argument("--time-limit", type=int, default=7200, help="seconds before giving up")
     arguments = parser.parse_args()
     start_time_limit(arguments.time_limit)
     if "b" in arguments.sections:
         queue_section(1 if arguments.quick else QUEUE_ROUNDS)
+    if "c" in arguments.sections:
+        topology_section(1 if arguments.quick else QUEUE_ROUNDS)
     if "a" in arguments.sections:
         storage_section(QUICK_MULTIPLES if arguments.quick else tuple(arguments.multiples))
     stop_time_limit()

@@ -22,7 +22,7 @@ SCRIPTS = {
     "search.py": ((), "search_articles VECTOR p95"),
     "query.py": ((), "query, encoder cached"),
     "parser_agreement.py": ((), "agree with feedparser"),
-    "scale.py": ((), "ingest_on_celery (dagster job execute, 1 worker)"),
+    "scale.py": ((), "ingest via webserver → queue → daemon (PostgreSQL)"),
     "learning.py": ((), "pairs/s"),
     "retrieval.py": ((), "hybrid nDCG@10 ≥ plain dense"),
     "draft_relevance.py": ((), "target citation precision"),
