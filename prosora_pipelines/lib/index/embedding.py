@@ -213,7 +213,11 @@ class Embedder:
 
     def encode_queries(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
         """Short texts' vectors by the query road (ONNX Runtime when the model could be
-        exported, else eagerly), in this thread; the same vectors :meth:`encode` gives."""
+        exported, else eagerly), in this thread; the same vectors :meth:`encode` gives.
+
+        A text given more than once is encoded once (evidence repeats a sentence when one
+        story is published by several sources), and the rest go through the model sorted by
+        length, since a forward pass pads every text to its batch's longest."""
         if not texts:
             return np.zeros((0, self.info.dimension), dtype=np.float32)
         if not self._onnx_tried:
@@ -223,14 +227,18 @@ class Embedder:
                     self._onnx = _exported_encoder(self._model(), self._onnx_folder)
             except UnusableEncoderError as error:
                 log.warning("query texts are encoded eagerly: %s", error)
+        by_length = sorted(dict.fromkeys(texts), key=len)
         if self._onnx is None:
-            return self.encode(texts)
-        return np.concatenate(
-            [
-                self._onnx.encode(list(texts[start : start + QUERY_BATCH]))
-                for start in range(0, len(texts), QUERY_BATCH)
-            ]
-        )
+            vectors = self.encode(by_length)
+        else:
+            vectors = np.concatenate(
+                [
+                    self._onnx.encode(by_length[start : start + QUERY_BATCH])
+                    for start in range(0, len(by_length), QUERY_BATCH)
+                ]
+            )
+        row = {text: index for index, text in enumerate(by_length)}
+        return vectors[[row[text] for text in texts]]
 
     def _encode_batch(self, batch: list[tuple[str, Future[npt.NDArray[np.float32]]]]) -> None:
         try:

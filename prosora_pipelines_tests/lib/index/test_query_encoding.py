@@ -6,6 +6,7 @@ model's own for any length, or searches would drift from the index."""
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import numpy as np
 import pytest
@@ -37,3 +38,32 @@ def test_query_texts_take_the_onnx_road_and_get_the_models_vectors(embedder: Emb
     for want, vector in zip(expected, got, strict=True):
         assert np.allclose(want, vector, atol=1e-5)
         assert abs(float(np.linalg.norm(vector)) - 1.0) < 1e-5
+
+
+def test_a_batch_of_texts_comes_back_in_order_with_each_distinct_text_encoded_once(
+    embedder: Embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Evidence repeats sentences (one story from several sources) and mixes lengths; the
+    query road encodes each distinct text once, grouped by length, and answers in order."""
+    texts = [
+        "A long sentence about the reserve rules that stablecoin issuers must now publish.",
+        "Rate cuts.",
+        "A long sentence about the reserve rules that stablecoin issuers must now publish.",
+        "Neobanks that failed spent too much on acquiring customers.",
+        "Rate cuts.",
+    ]
+    encoded: list[str] = []
+    # The model behind the query road: the ONNX export on a CPU, else the eager model.
+    target: Any = embedder._onnx if embedder.query_road == "onnx" else embedder
+    original = target.encode
+
+    def counting(batch: list[str], **options: int) -> Any:
+        encoded.extend(batch)
+        return original(batch, **options)
+
+    monkeypatch.setattr(target, "encode", counting)
+    vectors = embedder.encode_queries(texts)
+    assert sorted(encoded) == sorted(set(texts))
+    monkeypatch.undo()
+    for text, vector in zip(texts, vectors, strict=True):
+        assert np.allclose(embedder.encode([text])[0], vector, atol=1e-5)
