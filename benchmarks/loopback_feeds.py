@@ -8,6 +8,7 @@ server runs in its own process so serving takes no CPU or GIL from the code bein
 
 from __future__ import annotations
 
+import hashlib
 import multiprocessing
 import re
 import threading
@@ -26,6 +27,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_FEEDS = REPO_ROOT / "prosora_pipelines" / "catalogs" / "sample" / "feeds"
 HOSTS = tuple(f"127.0.0.{n}" for n in range(2, 32))
 READY_TIMEOUT_SECONDS = 30.0
+LAST_MODIFIED = "Mon, 30 Nov 2026 08:00:00 GMT"
 
 
 @dataclass(frozen=True)
@@ -71,17 +73,33 @@ def plan_feeds(count: int, files: Sequence[Path] | None = None) -> list[PlannedF
 def _static_handler(
     routes: dict[str, tuple[bytes, str]], latency: float
 ) -> type[BaseHTTPRequestHandler]:
-    """A handler answering each planned path with its body after ``latency`` seconds."""
+    """A handler answering each planned path with its body after ``latency`` seconds, with
+    an ETag and a Last-Modified date as a feed server sends them, and 304 Not Modified to a
+    request whose validator matches (what a second ingest pass measures)."""
+    tags = {
+        path: f'"{hashlib.sha256(body).hexdigest()[:16]}"' for path, (body, _) in routes.items()
+    }
 
     class StaticFeeds(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
         def do_GET(self) -> None:
             time.sleep(latency)
-            body, content_type = routes.get(self.path, (b"not found", "text/plain"))
-            self.send_response(200 if self.path in routes else 404)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
+            if self.path not in routes:
+                self._answer(404, b"not found", "text/plain")
+                return
+            body, content_type = routes[self.path]
+            matches = self.headers.get("If-None-Match") == tags[self.path]
+            self._answer(304 if matches else 200, b"" if matches else body, content_type)
+
+        def _answer(self, status: int, body: bytes, content_type: str) -> None:
+            self.send_response(status)
+            if self.path in tags:
+                self.send_header("ETag", tags[self.path])
+                self.send_header("Last-Modified", LAST_MODIFIED)
+            if status != 304:
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
 
