@@ -292,6 +292,10 @@ def run_benchmark(plan: list[PlannedFeed], ports: dict[str, int], rounds: int) -
         f"all {feed_count} not modified: {all_not_modified} — "
         f"{verdict(revalidation <= REVALIDATION_TARGET and all_not_modified)}"
     )
+    if any(failures.values()):
+        # The figures above timed feeds that failed or were not revalidated: a broken
+        # harness, not a slow ingest; the smoke run must notice.
+        sys.exit("ingest benchmark: feeds failed (the !! lines above); its figures are void")
 
 
 def archive_entries(count: int, fetched_at: datetime) -> list[RawEntry]:
