@@ -9,6 +9,7 @@ and queries; both take them from here.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -98,20 +99,29 @@ def load_sample_truth() -> SampleTruth:
     return SampleTruth(articles, exact, near, queries)
 
 
-def sample_retrieval_set() -> tuple[list[tuple[str, frozenset[str]]], dict[str, str]]:
-    """The sample's labelled queries with the story ids that answer each, and every story's
-    title and text by id: a fixed retrieval check that needs no index."""
-    articles, _ = sample_articles()
+def story_ids_by_url(articles: Sequence[Article]) -> dict[str, str]:
+    """Every URL (canonicalized) and GUID of ``articles`` to the id of its story's canonical
+    article, the id the index holds for it."""
     ids: dict[str, str] = {}
-    documents: dict[str, str] = {}
     for article in articles:
         story = article.duplicate_of or article.id
         for url in [article.canonical_url, *article.also_published_urls]:
             ids[canonicalize_url(url)] = story
         if article.guid:
             ids[article.guid] = story
-        if article.duplicate_of is None:
-            documents[story] = f"{article.title}. {article.text}"
+    return ids
+
+
+def sample_retrieval_set() -> tuple[list[tuple[str, frozenset[str]]], dict[str, str]]:
+    """The sample's labelled queries with the story ids that answer each, and every story's
+    title and text by id: a fixed retrieval check that needs no index."""
+    articles, _ = sample_articles()
+    ids = story_ids_by_url(articles)
+    documents = {
+        article.id: f"{article.title}. {article.text}"
+        for article in articles
+        if article.duplicate_of is None
+    }
     queries = [
         (
             str(labelled["q"]),

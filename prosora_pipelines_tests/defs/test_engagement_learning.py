@@ -54,6 +54,7 @@ from prosora_pipelines_tests.support.engagement_simulator import (
     SyntheticPost,
     synthetic_posts,
 )
+from prosora_pipelines_tests.support.materializations import materialized_metadata
 
 pytestmark = pytest.mark.integration
 
@@ -76,18 +77,6 @@ class Learned:
     first: dg.ExecuteInProcessResult
     second: dg.ExecuteInProcessResult
     left_out: int
-
-
-def _metadata(result: dg.ExecuteInProcessResult) -> dict[str, dict[str, Any]]:
-    found: dict[str, dict[str, Any]] = {}
-    for event in result.get_asset_materialization_events():
-        materialization = event.materialization
-        if materialization is not None:
-            found[materialization.asset_key.to_user_string()] = {
-                key: getattr(value, "value", value)
-                for key, value in materialization.metadata.items()
-            }
-    return found
 
 
 def _run_job(home: Path, database_url: str, **options: Any) -> dg.ExecuteInProcessResult:
@@ -263,7 +252,7 @@ def learned(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Learned]:
 
 
 def test_observations_hold_every_good_post_and_nothing_impossible(learned: Learned) -> None:
-    observations = _metadata(learned.first)["engagement_observations"]
+    observations = materialized_metadata(learned.first)["engagement_observations"]
     assert observations["observations"] == POSTS
     assert observations["users"] == len(USERS)
     assert sum(v for k, v in observations.items() if k.startswith("left_out:")) == learned.left_out
@@ -329,7 +318,7 @@ def test_the_promoted_model_beats_the_user_mean_clearly(learned: Learned) -> Non
 
 def test_a_second_run_changes_nothing(learned: Learned) -> None:
     assert learned.second.success
-    second = _metadata(learned.second)
+    second = materialized_metadata(learned.second)
     assert second["engagement_observations"]["added"] == 0
     assert second["engagement_observations"]["replaced"] == 0
     assert second["learning_patterns"]["created"] == second["learning_patterns"]["updated"] == 0

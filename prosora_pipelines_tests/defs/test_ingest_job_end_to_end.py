@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
 
 import dagster as dg
 import pytest
@@ -19,6 +18,7 @@ from prosora_pipelines.lib.index.embedding import Embedder
 from prosora_pipelines.lib.index.search import search_articles
 from prosora_pipelines.lib.index.vector_store import open_current_table
 from prosora_pipelines.lib.table_store import TableStore
+from prosora_pipelines_tests.support.materializations import materialized_metadata
 
 pytestmark = pytest.mark.integration
 
@@ -31,22 +31,10 @@ def _run() -> dg.ExecuteInProcessResult:
     )
 
 
-def _metadata(result: dg.ExecuteInProcessResult) -> dict[str, dict[str, Any]]:
-    found: dict[str, dict[str, Any]] = {}
-    for event in result.get_asset_materialization_events():
-        materialization = event.materialization
-        if materialization is not None:
-            found[materialization.asset_key.to_user_string()] = {
-                key: getattr(value, "value", value)
-                for key, value in materialization.metadata.items()
-            }
-    return found
-
-
 def test_ingest_job_on_the_sample_end_to_end(isolated_home: Path, embedder: Embedder) -> None:
     first = _run()
     assert first.success
-    materialized = _metadata(first)
+    materialized = materialized_metadata(first)
     # Every asset but the learning loop's, which has its own job.
     ingested = {
         key.to_user_string()
@@ -83,7 +71,7 @@ def test_ingest_job_on_the_sample_end_to_end(isolated_home: Path, embedder: Embe
 
     second = _run()
     assert second.success
-    again = _metadata(second)
+    again = materialized_metadata(second)
     assert again["raw_entries"]["new_entries"] == 0
     assert (again["article_index"]["encoded"], again["article_index"]["deleted"]) == (0, 0)
 

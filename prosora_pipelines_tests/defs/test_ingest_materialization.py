@@ -25,6 +25,7 @@ from prosora_pipelines.lib.sample_corpus import load_sample_truth
 from prosora_pipelines.lib.table_store import TableStore
 from prosora_pipelines.settings import BUNDLED_CATALOGS_DIR, SAMPLE_CATALOG, Settings
 from prosora_pipelines_tests.support.feed_server import FeedServer, Route
+from prosora_pipelines_tests.support.materializations import materialized_metadata
 
 pytestmark = pytest.mark.integration
 
@@ -105,14 +106,6 @@ def _materialize(resources: dict[str, Any], *, force: bool = True) -> dg.Execute
     )
 
 
-def _metadata(result: dg.ExecuteInProcessResult, asset: str) -> dict[str, Any]:
-    for event in result.get_asset_materialization_events():
-        materialization = event.materialization
-        if materialization is not None and materialization.asset_key.to_user_string() == asset:
-            return {k: getattr(v, "value", v) for k, v in materialization.metadata.items()}
-    raise AssertionError(f"{asset} was not materialized")
-
-
 def test_good_sources_flow_bad_ones_are_reported_and_rerun_changes_nothing(
     server: FeedServer, tmp_path: Path, isolated_home: Path
 ) -> None:
@@ -122,7 +115,7 @@ def test_good_sources_flow_bad_ones_are_reported_and_rerun_changes_nothing(
 
     first = _materialize(resources)
     assert first.success
-    raw = _metadata(first, "raw_entries")
+    raw = materialized_metadata(first)["raw_entries"]
     assert raw["failed"] == len(BAD_SOURCES)
     assert raw["fetched"] == 15
     assert sorted(raw["failed_sources"]) == sorted(f"{s}: {c}" for s, c in BAD_SOURCES.items())
@@ -148,9 +141,9 @@ def test_good_sources_flow_bad_ones_are_reported_and_rerun_changes_nothing(
 
     second = _materialize(resources)
     assert second.success
-    again = _metadata(second, "raw_entries")
+    again = materialized_metadata(second)["raw_entries"]
     assert (again["fetched"], again["not_modified"], again["new_entries"]) == (0, 15, 0)
-    assert _metadata(second, "articles")["new_articles"] == 0
+    assert materialized_metadata(second)["articles"]["new_articles"] == 0
     after = tables.read_table("articles")
     assert after is not None
     assert after.sort("id").equals(articles.sort("id"))
@@ -212,7 +205,7 @@ def test_crash_after_storing_entries_reruns_without_duplicates_or_gaps(
 
     rerun = _materialize(resources)
     assert rerun.success
-    raw = _metadata(rerun, "raw_entries")
+    raw = materialized_metadata(rerun)["raw_entries"]
     assert raw["fetched"] == 15 and raw["new_entries"] == 0
     tables = TableStore(isolated_home)
     entries = tables.read_table("raw_entries")
@@ -274,7 +267,7 @@ def test_hostile_feed_is_flagged_in_health_and_its_junk_never_becomes_articles(
     [row] = health.iter_rows(named=True)
     assert row["declares_entities"] is True
     assert (row["repeated_entry_keys"], row["rejected_links"]) == (1, 1)
-    assert _metadata(result, "source_health")["healthy"] == 0
+    assert materialized_metadata(result)["source_health"]["healthy"] == 0
 
     articles = tables.read_table("articles")
     assert articles is not None
@@ -282,6 +275,6 @@ def test_hostile_feed_is_flagged_in_health_and_its_junk_never_becomes_articles(
     assert articles["url"].str.starts_with("http").all()
     dated = articles.filter(pl.col("title") == "Dated 1900").row(0, named=True)
     assert (dated["published_at"], dated["date_status"]) == (None, "implausible")
-    metadata = _metadata(result, "articles")
+    metadata = materialized_metadata(result)["articles"]
     assert metadata["dropped_entries"] == {"only unexpanded entity references": 1}
     assert metadata["implausible_dates"] == 1

@@ -14,7 +14,7 @@ import pytest
 from prosora_pipelines.lib.articles.canonical_url import canonicalize_url
 from prosora_pipelines.lib.index.embedding import Embedder
 from prosora_pipelines.lib.index.search import RankingWeights, SearchMode, search_articles
-from prosora_pipelines.lib.sample_corpus import load_sample_truth, sample_articles
+from prosora_pipelines.lib.sample_corpus import load_sample_truth, sample_articles, story_ids_by_url
 
 K = 10
 # Pure relevance and no diversity penalty, so the three modes are compared on retrieval alone.
@@ -45,24 +45,11 @@ def test_unit_metrics() -> None:
         recall_at_k(["a"], set(), 1)
 
 
-def _indexed_ids_by_url() -> dict[str, str]:
-    """Every sample URL (or GUID) to the id of the article the index holds for its story."""
-    articles, _ = sample_articles()
-    ids: dict[str, str] = {}
-    for article in articles:
-        story = article.duplicate_of or article.id
-        for url in [article.canonical_url, *article.also_published_urls]:
-            ids[canonicalize_url(url)] = story
-        if article.guid:
-            ids[article.guid] = story
-    return ids
-
-
 def test_hybrid_is_at_least_as_good_as_either_alone(
     sample_index: tuple[pl.DataFrame, object], embedder: Embedder
 ) -> None:
     _, table = sample_index
-    ids = _indexed_ids_by_url()
+    ids = story_ids_by_url(sample_articles()[0])
     queries = load_sample_truth().queries
     assert len(queries) >= 30
     scores: dict[SearchMode, dict[str, list[float]]] = {
