@@ -3,7 +3,8 @@ processes that share only PostgreSQL and a gRPC port (deploy/workspace.yaml). A 
 workspace file, a run queue nobody drains, or a daemon that cannot reach the code server
 passes every in-process test; here the three run as they do in containers, a
 materialization goes through the webserver's GraphQL and the queue, and the daemon ticks
-the schedule and the catalog sensor."""
+the schedule and the catalog sensor. Then the code server moves to a second host (a network
+namespace), so a run really crosses a network boundary, as between containers or nodes."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import socket
 import subprocess
 import textwrap
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,12 +24,14 @@ import httpx
 import pytest
 
 from prosora_pipelines_tests.deploy.conftest import DEPLOY, VENV_BIN, DeployedInstance
+from prosora_pipelines_tests.support.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.integration
 
 LOCATION = "prosora_pipelines"
 REPOSITORY = "__repository__"
 WAIT_SECONDS = 120.0
+DAEMON = (str(VENV_BIN / "dagster-daemon"), "run", "-w", str(DEPLOY / "workspace.yaml"))
 T = TypeVar("T")
 
 # The daemon starts a schedule declared RUNNING from the moment it first sees it, so it
@@ -168,32 +172,10 @@ def topology(deployed_instance: DeployedInstance, tmp_path: Path) -> Iterator[To
     workspace = str(DEPLOY / "workspace.yaml")
     processes = Processes(logs, env)
     try:
-        processes.start(
-            "code-server",
-            str(VENV_BIN / "dagster"),
-            "code-server",
-            "start",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(code_port),
-            "--module-name",
-            "prosora_pipelines.definitions",
-            "--location-name",
-            LOCATION,
-        )
-        _wait_for("the code server answering", lambda: _serving(code_port), logs)
+        processes.start("code-server", *_code_server("127.0.0.1", code_port))
+        _wait_for("the code server answering", lambda: _serving("127.0.0.1", code_port), logs)
         # The webserver starts while the schedule's state is written beside it.
-        processes.start(
-            "webserver",
-            str(VENV_BIN / "dagster-webserver"),
-            "-w",
-            workspace,
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(web_port),
-        )
+        processes.start("webserver", *_webserver(web_port))
         seeded = subprocess.run(
             [
                 str(VENV_BIN / "python"),
@@ -217,10 +199,30 @@ def topology(deployed_instance: DeployedInstance, tmp_path: Path) -> Iterator[To
         processes.stop()
 
 
-def _serving(port: int) -> bool | None:
+def _code_server(host: str, port: int) -> tuple[str, ...]:
+    return (
+        *(str(VENV_BIN / "dagster"), "code-server", "start", "--host", host, "--port", str(port)),
+        *("--module-name", "prosora_pipelines.definitions", "--location-name", LOCATION),
+    )
+
+
+def _webserver(port: int) -> tuple[str, ...]:
+    workspace = str(DEPLOY / "workspace.yaml")
+    return (
+        str(VENV_BIN / "dagster-webserver"),
+        "-w",
+        workspace,
+        "-h",
+        "127.0.0.1",
+        "-p",
+        f"{port}",
+    )
+
+
+def _serving(host: str, port: int) -> bool | None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.settimeout(1.0)
-        return True if sock.connect_ex(("127.0.0.1", port)) == 0 else None
+        return True if sock.connect_ex((host, port)) == 0 else None
 
 
 def _answers(base_url: str) -> bool | None:
@@ -230,20 +232,10 @@ def _answers(base_url: str) -> bool | None:
         return None
 
 
-def _graphql(base_url: str, query: str, variables: dict[str, Any] | None = None) -> Any:
-    response = httpx.post(
-        f"{base_url}/graphql", json={"query": query, "variables": variables or {}}, timeout=30
-    )
-    response.raise_for_status()
-    body = response.json()
-    assert "errors" not in body, body["errors"]
-    return body["data"]
-
-
-def test_materialization_through_the_queue_and_daemon_ticks(
-    topology: Topology,
-) -> None:
-    base_url, logs = topology.base_url, topology.logs
+def _queue_ingest_run(base_url: str) -> str:
+    """Launch the catalog, raw entries and source health (with its check) over GraphQL, as
+    the UI does; returns the run's id. With no daemon yet, the run waits in the queue
+    instead of starting in the webserver."""
     launched = _graphql(
         base_url,
         LAUNCH,
@@ -271,25 +263,40 @@ def test_materialization_through_the_queue_and_daemon_ticks(
         },
     )["launchRun"]
     assert launched["__typename"] == "LaunchRunSuccess", launched
-    run_id = launched["run"]["runId"]
-    # No daemon yet: the run waits in the queue instead of starting in the webserver.
     assert launched["run"]["status"] == "QUEUED"
+    run_id: str = launched["run"]["runId"]
+    return run_id
 
+
+def _wait_for_run(base_url: str, run_id: str, logs: Path) -> str:
+    """The run's final status, once it has one."""
+
+    def finished() -> str | None:
+        status: str = _graphql(base_url, RUN_STATUS, {"runId": run_id})["runOrError"]["status"]
+        return status if status in {"SUCCESS", "FAILURE", "CANCELED"} else None
+
+    return _wait_for("the queued run finishing", finished, logs)
+
+
+def _graphql(base_url: str, query: str, variables: dict[str, Any] | None = None) -> Any:
+    response = httpx.post(
+        f"{base_url}/graphql", json={"query": query, "variables": variables or {}}, timeout=30
+    )
+    response.raise_for_status()
+    body = response.json()
+    assert "errors" not in body, body["errors"]
+    return body["data"]
+
+
+def test_materialization_through_the_queue_and_daemon_ticks(
+    topology: Topology,
+) -> None:
+    base_url, logs = topology.base_url, topology.logs
+    run_id = _queue_ingest_run(base_url)
     processes = Processes(logs, topology.env)
     try:
-        processes.start(
-            "daemon",
-            str(VENV_BIN / "dagster-daemon"),
-            "run",
-            "-w",
-            str(DEPLOY / "workspace.yaml"),
-        )
-
-        def finished() -> str | None:
-            status: str = _graphql(base_url, RUN_STATUS, {"runId": run_id})["runOrError"]["status"]
-            return status if status in {"SUCCESS", "FAILURE", "CANCELED"} else None
-
-        assert _wait_for("the queued run finishing", finished, logs) == "SUCCESS"
+        processes.start("daemon", *DAEMON)
+        assert _wait_for_run(base_url, run_id, logs) == "SUCCESS"
 
         found = _graphql(base_url, LINEAGE_AND_CHECKS)
         upstream = {
@@ -336,3 +343,110 @@ def test_materialization_through_the_queue_and_daemon_ticks(
         assert any(tick["status"] == "SUCCESS" and tick["runIds"] for tick in sensor_ticks)
     finally:
         processes.stop()
+
+
+@dataclass(frozen=True)
+class SecondHost:
+    """A network namespace joined to this one by a veth pair: to TCP another host, with its
+    own loopback and address, sharing only the file system with this one."""
+
+    namespace: str
+    address: str
+    gateway: str
+    """This host's address on the link between them."""
+
+
+def _ip(*arguments: str) -> None:
+    subprocess.run(["ip", *arguments], check=True, capture_output=True, timeout=30)
+
+
+@pytest.fixture
+def second_host() -> Iterator[SecondHost]:
+    suffix = uuid.uuid4().hex[:6]
+    namespace, outer, inner = f"prosora-{suffix}", f"vp{suffix}", f"vq{suffix}"
+    subnet = f"10.233.{int(suffix[:2], 16)}"
+    gateway, address = f"{subnet}.1", f"{subnet}.2"
+    _ip("netns", "add", namespace)
+    try:
+        _ip("link", "add", outer, "type", "veth", "peer", "name", inner)
+        _ip("link", "set", inner, "netns", namespace)
+        _ip("addr", "add", f"{gateway}/30", "dev", outer)
+        _ip("link", "set", outer, "up")
+        _ip("-n", namespace, "addr", "add", f"{address}/30", "dev", inner)
+        _ip("-n", namespace, "link", "set", inner, "up")
+        _ip("-n", namespace, "link", "set", "lo", "up")
+        yield SecondHost(namespace, address, gateway)
+    finally:
+        # Deleting the namespace deletes the pair with it; the link may be left only when
+        # moving its end into the namespace failed.
+        subprocess.run(["ip", "netns", "del", namespace], check=False, capture_output=True)
+        subprocess.run(["ip", "link", "del", outer], check=False, capture_output=True)
+
+
+def test_a_run_crosses_a_network_boundary_to_the_code_servers_host(
+    deployed_instance: DeployedInstance, second_host: SecondHost, tmp_path: Path
+) -> None:
+    """The code server, and so every run worker it starts, lives on a second host: it
+    reaches PostgreSQL only through this host's address on the link, and the webserver and
+    daemon here reach it only over the link. A queued run launched here executes there."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    postgres = (
+        deployed_instance.env["DAGSTER_POSTGRES_HOST"],
+        int(deployed_instance.env["DAGSTER_POSTGRES_PORT"]),
+    )
+    # PostgreSQL listens on this host's loopback only, as a database server would listen
+    # on a private address: the second host reaches it through this host's link address.
+    database = TcpProxy(postgres, listen_host=second_host.gateway)
+    database.start()
+    code_port, web_port = _free_port(), _free_port()
+    remote_home = tmp_path / "second-host-home"
+    remote = Processes(
+        logs,
+        {
+            **deployed_instance.env,
+            "DAGSTER_POSTGRES_HOST": second_host.gateway,
+            "DAGSTER_POSTGRES_PORT": str(database.port),
+            "PROSORA_HOME": str(remote_home),
+        },
+    )
+    local = Processes(
+        logs,
+        {
+            **deployed_instance.env,
+            "DAGSTER_CODE_SERVER_HOST": second_host.address,
+            "DAGSTER_CODE_SERVER_PORT": str(code_port),
+        },
+    )
+    try:
+        in_namespace = ("ip", "netns", "exec", second_host.namespace)
+        remote.start("code-server", *in_namespace, *_code_server(second_host.address, code_port))
+        _wait_for(
+            "the second host's code server answering over the link",
+            lambda: _serving(second_host.address, code_port),
+            logs,
+        )
+        code_server = remote.started[0].pid
+        network = Path(f"/proc/{code_server}/ns/net").readlink()
+        assert network != Path("/proc/self/ns/net").readlink()
+        local.start("webserver", *_webserver(web_port))
+        base_url = f"http://127.0.0.1:{web_port}"
+        _wait_for("the webserver answering", lambda: _answers(base_url), logs)
+        run_id = _queue_ingest_run(base_url)
+        connections_before_run = database.accepted
+        local.start("daemon", *DAEMON)
+        assert _wait_for_run(base_url, run_id, logs) == "SUCCESS"
+
+        # The run worker wrote the second host's home, not this one's ...
+        written = {path.name for path in remote_home.rglob("*")}
+        assert "raw_entries" in " ".join(written), sorted(written)[:20]
+        local_home = Path(deployed_instance.env["PROSORA_HOME"])
+        assert not local_home.exists() or not any(
+            "raw_entries" in str(path) for path in local_home.rglob("*")
+        )
+        # ... and stored its events in PostgreSQL across the link.
+        assert database.accepted > connections_before_run
+    finally:
+        local.stop()
+        remote.stop()
+        database.stop()

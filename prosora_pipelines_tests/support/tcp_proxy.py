@@ -12,12 +12,15 @@ from typing import Any
 
 
 class TcpProxy:
-    """Pipes every connection to 127.0.0.1:<port> on to ``target``, until stopped; a
+    """Pipes every connection to <listen_host>:<port> on to ``target``, until stopped; a
     stopped proxy can start again on the same port, a frozen one thaws."""
 
-    def __init__(self, target: tuple[str, int]) -> None:
+    def __init__(self, target: tuple[str, int], listen_host: str = "127.0.0.1") -> None:
         self.target = target
+        self.listen_host = listen_host
         self.port = 0
+        self.accepted = 0
+        """Connections piped on so far."""
         self._stopping = threading.Event()
         self._flowing = threading.Event()
         self._flowing.set()
@@ -28,7 +31,7 @@ class TcpProxy:
     def start(self) -> None:
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(("127.0.0.1", self.port))
+        listener.bind((self.listen_host, self.port))
         listener.listen()
         listener.settimeout(0.05)
         self.port = listener.getsockname()[1]
@@ -76,6 +79,7 @@ class TcpProxy:
                 upstream.settimeout(None)
                 with self._lock:
                     self._sockets.update((client, upstream))
+                    self.accepted += 1
                 self._spawn(self._pipe, client, upstream)
                 self._spawn(self._pipe, upstream, client)
 
