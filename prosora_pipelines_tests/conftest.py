@@ -23,6 +23,7 @@ pytest_plugins = [
     "prosora_pipelines_tests.support.object_store_server",
     "prosora_pipelines_tests.support.celery_workers",
     "prosora_pipelines_tests.support.materialized",
+    "prosora_pipelines_tests.support.real_feeds",
 ]
 
 

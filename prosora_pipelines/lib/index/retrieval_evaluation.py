@@ -213,6 +213,13 @@ def score_feed_folder(
     """Per-query recall@10 and nDCG@10 of the baselines and the product's search modes over
     the articles of the feed documents in ``feeds`` (see :func:`per_query_scores`)."""
     articles = feed_folder_articles(feeds)
-    queries = load_judged_queries(judgments)
     table = index_feed_folder_articles(articles, embedder, index_folder)
+    return score_indexed_articles(articles, table, judgments, embedder)
+
+
+def score_indexed_articles(
+    articles: pl.DataFrame, table: Any, judgments: Path, embedder: Embedder
+) -> pl.DataFrame:
+    """:func:`score_feed_folder` over articles already indexed in ``table``."""
+    queries = load_judged_queries(judgments)
     return per_query_scores(feed_folder_systems(articles, table, embedder, queries), queries)

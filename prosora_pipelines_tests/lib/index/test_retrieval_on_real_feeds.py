@@ -13,8 +13,9 @@ import pytest
 
 from prosora_pipelines.lib.index.embedding import Embedder
 from prosora_pipelines.lib.index.relevance_judgments import QueryKind, Split
-from prosora_pipelines.lib.index.retrieval_evaluation import score_feed_folder, summary
-from prosora_pipelines_tests.support.shared_data import require_shared
+from prosora_pipelines.lib.index.retrieval_evaluation import score_indexed_articles, summary
+from prosora_pipelines.lib.index.vector_store import CurrentIndex
+from prosora_pipelines_tests.support.real_feeds import RealFeeds
 
 JUDGMENTS = Path(__file__).resolve().parents[2] / "data" / "relevance"
 MARGIN_OVER_DENSE = 0.05
@@ -23,10 +24,9 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def reported(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> pl.DataFrame:
-    feeds = require_shared("feeds/real")
-    folder = tmp_path_factory.mktemp("real-feeds-index")
-    scores = score_feed_folder(feeds, JUDGMENTS, folder, embedder)
+def reported(real_feeds: RealFeeds, embedder: Embedder) -> pl.DataFrame:
+    table, _ = CurrentIndex(real_feeds.home).table()
+    scores = score_indexed_articles(real_feeds.articles, table, JUDGMENTS, embedder)
     means = summary(scores).filter(pl.col("split") == Split.REPORTING.value)
     print()
     print(means)

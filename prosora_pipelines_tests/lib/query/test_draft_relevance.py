@@ -7,25 +7,21 @@ answer would not count."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from prosora_pipelines.lib.appdb.engine import make_engine, make_session_factory
 from prosora_pipelines.lib.appdb.migrations import migrate
 from prosora_pipelines.lib.appdb.repository import get_or_create_user
-from prosora_pipelines.lib.index.article_embedding import index_articles
 from prosora_pipelines.lib.index.embedding import Embedder
-from prosora_pipelines.lib.index.feed_folder_corpus import feed_folder_articles
 from prosora_pipelines.lib.index.relevance_judgments import Split, load_judged_queries
-from prosora_pipelines.lib.index.vector_store import ArticleIndex, CurrentIndex, write_manifest
+from prosora_pipelines.lib.index.vector_store import CurrentIndex
 from prosora_pipelines.lib.query.draft_evaluation import draft_relevance
 from prosora_pipelines.lib.query.engine import QueryEngine
 from prosora_pipelines.lib.query.extractive import ExtractiveGenerator
 from prosora_pipelines.lib.query.prediction import EngagementPrior
 from prosora_pipelines.lib.query.responses import QueryResult
-from prosora_pipelines.lib.table_store import TableStore
-from prosora_pipelines_tests.support.shared_data import REPO_ROOT, require_shared
+from prosora_pipelines_tests.support.real_feeds import RealFeeds
+from prosora_pipelines_tests.support.shared_data import REPO_ROOT
 
 pytestmark = pytest.mark.integration
 JUDGMENTS = REPO_ROOT / "prosora_pipelines_tests" / "data" / "relevance"
@@ -34,25 +30,15 @@ MIN_SHARE_WITH_DRAFTS = 0.5
 
 
 @pytest.fixture(scope="module")
-def real_feeds_home(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Path:
-    """A PROSORA_HOME holding the index of the real feeds' articles, built once."""
-    articles = feed_folder_articles(require_shared("feeds/real"))
-    home = tmp_path_factory.mktemp("real-feeds-home")
-    report = index_articles(articles, embedder, ArticleIndex(home / "lancedb"))
-    write_manifest(TableStore(home), report.manifest)
-    return home
-
-
-@pytest.fixture(scope="module")
 def reporting_half(
-    real_feeds_home: Path, embedder: Embedder, tmp_path_factory: pytest.TempPathFactory
+    real_feeds: RealFeeds, embedder: Embedder, tmp_path_factory: pytest.TempPathFactory
 ) -> list[tuple[QueryResult, dict[str, int]]]:
     """Every reporting-half query answered by the engine as a user's would be."""
     url = f"sqlite:///{tmp_path_factory.mktemp('app') / 'app.db'}"
     migrate(url)
     engine = QueryEngine(
         embedder=embedder,
-        index=CurrentIndex(real_feeds_home),
+        index=CurrentIndex(real_feeds.home),
         sessions=make_session_factory(make_engine(url)),
         generator=ExtractiveGenerator(),
         predictor=EngagementPrior(),
