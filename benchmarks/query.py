@@ -301,7 +301,9 @@ def main() -> None:
         )
         cold = cold_start(small_home, queries[0], cold_runs)
         small, small_user = make_engine_at(small_home, embedder)
-        large, large_user = make_engine_at(large_home, embedder)
+        # An embedder of its own: the large index repeats the small one's articles, and a
+        # shared one would hand it the vectors of texts the small engine has just encoded.
+        large, large_user = make_engine_at(large_home, Embedder(home=small_home))
         engine_small: list[float] = []
         engine_large: list[float] = []
         variants = 0

@@ -20,6 +20,7 @@ import os
 import sys
 import tempfile
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -38,6 +39,9 @@ from prosora_pipelines.lib.index.onnx_query_encoder import (
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 QUERY_BATCH = 32
+RECENT_TEXTS = 8192
+"""How many short texts' vectors the query road keeps (about 1.5 KiB each): the sentences
+of the articles that answer one question come back with the next questions."""
 MODEL_CACHE = "models"
 """Folder under ``PROSORA_HOME`` holding exported query encoders, one per model version."""
 log = logging.getLogger(__name__)
@@ -123,6 +127,8 @@ class Embedder:
         self._waiting: list[tuple[str, Future[npt.NDArray[np.float32]]]] = []
         self._waiting_lock = threading.Lock()
         self._drain_lock = threading.Lock()
+        self._recent: OrderedDict[str, npt.NDArray[np.float32]] = OrderedDict()
+        self._recent_lock = threading.Lock()
         self._onnx: OnnxQueryEncoder | None = None
         self._onnx_tried = chosen != "cpu" or half
         self._onnx_folder = (
@@ -215,11 +221,30 @@ class Embedder:
         """Short texts' vectors by the query road (ONNX Runtime when the model could be
         exported, else eagerly), in this thread; the same vectors :meth:`encode` gives.
 
-        A text given more than once is encoded once (evidence repeats a sentence when one
-        story is published by several sources), and the rest go through the model sorted by
-        length, since a forward pass pads every text to its batch's longest."""
+        Encoding is most of a query's work, and its texts repeat: within one call (one story
+        published by several sources) and across calls (the evidence sentences of one
+        question come back with the next ones). So a text is encoded once, the last
+        ``RECENT_TEXTS`` texts' vectors are kept, and the rest go through the model sorted
+        by length, since a forward pass pads every text to its batch's longest."""
         if not texts:
             return np.zeros((0, self.info.dimension), dtype=np.float32)
+        with self._recent_lock:
+            known = {text: self._recent[text] for text in texts if text in self._recent}
+            for text in known:
+                self._recent.move_to_end(text)
+        missing = sorted({text for text in texts if text not in known}, key=len)
+        if missing:
+            for text, vector in zip(missing, self._encode_distinct(missing), strict=True):
+                known[text] = vector.copy()  # a row of its own, not a view holding the batch
+            with self._recent_lock:
+                for text in missing:
+                    self._recent[text] = known[text]
+                while len(self._recent) > RECENT_TEXTS:
+                    self._recent.popitem(last=False)
+        return np.stack([known[text] for text in texts])
+
+    def _encode_distinct(self, texts: list[str]) -> npt.NDArray[np.float32]:
+        """``texts``' vectors, in order, by the query road."""
         if not self._onnx_tried:
             self._onnx_tried = True
             try:
@@ -227,18 +252,14 @@ class Embedder:
                     self._onnx = _exported_encoder(self._model(), self._onnx_folder)
             except UnusableEncoderError as error:
                 log.warning("query texts are encoded eagerly: %s", error)
-        by_length = sorted(dict.fromkeys(texts), key=len)
         if self._onnx is None:
-            vectors = self.encode(by_length)
-        else:
-            vectors = np.concatenate(
-                [
-                    self._onnx.encode(by_length[start : start + QUERY_BATCH])
-                    for start in range(0, len(by_length), QUERY_BATCH)
-                ]
-            )
-        row = {text: index for index, text in enumerate(by_length)}
-        return vectors[[row[text] for text in texts]]
+            return self.encode(texts)
+        return np.concatenate(
+            [
+                self._onnx.encode(texts[start : start + QUERY_BATCH])
+                for start in range(0, len(texts), QUERY_BATCH)
+            ]
+        )
 
     def _encode_batch(self, batch: list[tuple[str, Future[npt.NDArray[np.float32]]]]) -> None:
         try:

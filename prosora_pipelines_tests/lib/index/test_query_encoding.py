@@ -40,11 +40,12 @@ def test_query_texts_take_the_onnx_road_and_get_the_models_vectors(embedder: Emb
         assert abs(float(np.linalg.norm(vector)) - 1.0) < 1e-5
 
 
-def test_a_batch_of_texts_comes_back_in_order_with_each_distinct_text_encoded_once(
+def test_a_batch_of_texts_comes_back_in_order_with_each_distinct_text_encoded_once_only(
     embedder: Embedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Evidence repeats sentences (one story from several sources) and mixes lengths; the
-    query road encodes each distinct text once, grouped by length, and answers in order."""
+    """Evidence repeats sentences (one story from several sources, and the same articles for
+    the next question) and mixes lengths; the query road encodes each distinct text once,
+    keeps recent ones, and answers in order."""
     texts = [
         "A long sentence about the reserve rules that stablecoin issuers must now publish.",
         "Rate cuts.",
@@ -64,6 +65,10 @@ def test_a_batch_of_texts_comes_back_in_order_with_each_distinct_text_encoded_on
     monkeypatch.setattr(target, "encode", counting)
     vectors = embedder.encode_queries(texts)
     assert sorted(encoded) == sorted(set(texts))
+    encoded.clear()
+    again = embedder.encode_queries(texts[::-1])
+    assert encoded == []
+    assert np.array_equal(again, vectors[::-1])
     monkeypatch.undo()
     for text, vector in zip(texts, vectors, strict=True):
         assert np.allclose(embedder.encode([text])[0], vector, atol=1e-5)
