@@ -67,6 +67,7 @@ def engine_from_settings(
             models_dir(settings.home), embedder.encode, EngagementPrior()
         ),
         refiner=refiner,
+        llm_seconds_per_query=settings.llm_query_deadline_seconds,
     )
     engine.warm_up()
     return engine

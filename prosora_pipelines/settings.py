@@ -199,6 +199,13 @@ class Settings(BaseSettings):
         description="Seconds one LLM call may take in all, retries included; then drafts fall "
         "back to extractive ones.",
     )
+    llm_query_deadline_seconds: float = Field(
+        90.0,
+        gt=0,
+        description="Seconds all LLM calls of one query may take together (refining the "
+        "analysis, drafting, one repair), from the query's start; then it keeps the offline "
+        "analysis and extractive drafts.",
+    )
     llm_max_retries: int = Field(
         2, ge=0, le=10, description="Retries after a timeout, 429 or 5xx from the LLM provider."
     )

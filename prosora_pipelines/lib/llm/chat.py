@@ -85,6 +85,14 @@ class CircuitOpenError(ProviderError):
         super().__init__(message, CIRCUIT_OPEN)
 
 
+class DeadlineSpentError(ProviderError):
+    """A call asked for after the time its caller gave all its calls had run out: refused
+    before reaching the provider, which is not at fault."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, TIMED_OUT)
+
+
 class NoFreeSlotError(ProviderError):
     """Every concurrency slot stayed taken for as long as a call may wait for one. The
     provider was not asked, so this says nothing about its health."""

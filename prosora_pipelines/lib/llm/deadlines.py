@@ -37,13 +37,25 @@ _deadline: ContextVar[float | None] = ContextVar("llm_call_deadline", default=No
 @contextlib.contextmanager
 def deadline_in(seconds: float) -> Iterator[float]:
     """Requests made by :func:`http_client` clients inside this block end within ``seconds``
-    of its start; yields the deadline, in ``time.monotonic()`` seconds."""
+    of its start, or by the deadline of an enclosing block when that comes first (a query
+    gives all its calls one deadline, each call has its own); yields the deadline, in
+    ``time.monotonic()`` seconds."""
     at = time.monotonic() + seconds
+    enclosing = _deadline.get()
+    if enclosing is not None:
+        at = min(at, enclosing)
     token = _deadline.set(at)
     try:
         yield at
     finally:
         _deadline.reset(token)
+
+
+def seconds_left() -> float | None:
+    """Seconds before the deadline of the enclosing :func:`deadline_in` block (negative once
+    it has passed); None outside any."""
+    deadline = _deadline.get()
+    return None if deadline is None else deadline - time.monotonic()
 
 
 def http_client(timeout: float, headers: Mapping[str, str] | None = None) -> httpx.Client:

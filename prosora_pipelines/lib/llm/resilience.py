@@ -32,15 +32,18 @@ from tenacity import (
 from tenacity.stop import stop_base
 
 from prosora_pipelines.lib.llm.chat import (
+    TIMED_OUT,
     ChatClient,
     ChatCompletion,
     ChatRequest,
     CircuitOpenError,
+    DeadlineSpentError,
     NoFreeSlotError,
+    ProviderError,
     RetryableProviderError,
     TokenUsage,
 )
-from prosora_pipelines.lib.llm.deadlines import deadline_in
+from prosora_pipelines.lib.llm.deadlines import deadline_in, seconds_left
 
 logger = logging.getLogger(__name__)
 
@@ -173,6 +176,14 @@ class ResilientChatClient:
         return f"ResilientChatClient({self.name})"
 
     def complete(self, request: ChatRequest) -> ChatCompletion:
+        """The provider's answer, within this client's deadline for one call and within any
+        deadline the caller set around it (a query's for all its calls)."""
+        left = seconds_left()
+        if left is not None and left <= 0:
+            raise DeadlineSpentError(f"{self.name}: the time given to these LLM calls is spent")
+        # A call cut short by its caller's deadline rather than its own says nothing of the
+        # provider's health when it times out.
+        cut_short = left is not None and left < self._deadline_seconds
         self.breaker.admit(self.name)
         with self._totals_lock:
             self._calls += 1
@@ -183,6 +194,13 @@ class ResilientChatClient:
                 completion = self._retrying.copy()(self._attempt, request, deadline)
         except NoFreeSlotError:
             self.breaker.record_no_verdict()
+            self._count_failure()
+            raise
+        except ProviderError as error:
+            if cut_short and error.category == TIMED_OUT:
+                self.breaker.record_no_verdict()
+            else:
+                self.breaker.record_failure()
             self._count_failure()
             raise
         except BaseException:  # even an interrupt must settle a half-open trial call

@@ -20,7 +20,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Any, Literal, Protocol
@@ -49,6 +49,7 @@ from prosora_pipelines.lib.index.embedding import Embedder
 from prosora_pipelines.lib.index.search import SearchFilters
 from prosora_pipelines.lib.index.vector_store import CurrentIndex, IndexUnavailableError
 from prosora_pipelines.lib.llm.chat import TokenUsage
+from prosora_pipelines.lib.llm.deadlines import deadline_in
 from prosora_pipelines.lib.query.analysis import QueryAnalysis, analyze_query
 from prosora_pipelines.lib.query.direct_answer import DirectAnswer, direct_answer
 from prosora_pipelines.lib.query.drafts import Draft
@@ -409,9 +410,13 @@ class QueryEngine:
         predictor: EngagementPredictor,
         refiner: AnalysisRefiner | None = None,
         on_topic_similarity: float = ON_TOPIC_SIMILARITY,
+        llm_seconds_per_query: float | None = None,
     ) -> None:
         """``on_topic_similarity``: how close in meaning to the question an evidence sentence
-        must be to enter a draft or an answer (see ``relevance``)."""
+        must be to enter a draft or an answer (see ``relevance``). ``llm_seconds_per_query``:
+        the time all of one query's LLM calls share, from the query's start (refinement,
+        drafting and a repair each have their own deadline too); past it the query keeps
+        the offline analysis and extractive drafts. None: no shared limit."""
         self.embedder = embedder
         self.index = index
         self.sessions = sessions
@@ -420,6 +425,7 @@ class QueryEngine:
         self.predictor = predictor
         self.refiner = refiner
         self.on_topic_similarity = on_topic_similarity
+        self.llm_seconds_per_query = llm_seconds_per_query
 
     def warm_up(self) -> None:
         """Do the one-off work (prototype vectors, opening the index) before the first query,
@@ -456,16 +462,17 @@ class QueryEngine:
         created_at: datetime,
         progress: QueryProgress,
     ) -> QueryResult:
-        with clock.phase("analysis"):
-            analyzed = self._analyze(text)
-        progress.report("analysis", analyzed.analysis)
-        with clock.phase("evidence"):
-            found = self._gather(text, analyzed, options)
-        progress.report("evidence", evidence_json(found.evidence))
-        with clock.phase("voice"):
-            user_voice = self._voice(user_id)
-        with clock.phase("drafting"):
-            drafted = self._draft(text, options, analyzed, found, user_voice, progress.cancel)
+        with self._llm_time():
+            with clock.phase("analysis"):
+                analyzed = self._analyze(text)
+            progress.report("analysis", analyzed.analysis)
+            with clock.phase("evidence"):
+                found = self._gather(text, analyzed, options)
+            progress.report("evidence", evidence_json(found.evidence))
+            with clock.phase("voice"):
+                user_voice = self._voice(user_id)
+            with clock.phase("drafting"):
+                drafted = self._draft(text, options, analyzed, found, user_voice, progress.cancel)
         if drafted.answer is not None:
             progress.report("answer", answer_out(drafted.answer, found))
         prefs, timezone = user_voice.preferences, user_voice.timezone
@@ -494,6 +501,12 @@ class QueryEngine:
         for variant in result.variants:
             progress.report("variant", variant)
         return result
+
+    def _llm_time(self) -> AbstractContextManager[object]:
+        """The deadline the query's LLM calls share, when one is set."""
+        if self.llm_seconds_per_query is None:
+            return nullcontext()
+        return deadline_in(self.llm_seconds_per_query)
 
     def _analyze(self, text: str) -> Analyzed:
         vector = self.embedder.encode_query(text)

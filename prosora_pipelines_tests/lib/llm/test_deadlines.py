@@ -20,10 +20,12 @@ from prosora_pipelines.lib.llm.chat import (
     ChatClient,
     ChatRequest,
     CircuitOpenError,
+    DeadlineSpentError,
     NoFreeSlotError,
     ProviderError,
     RetryableProviderError,
 )
+from prosora_pipelines.lib.llm.deadlines import deadline_in
 from prosora_pipelines.lib.llm.gemini import GeminiChatClient
 from prosora_pipelines.lib.llm.ollama import OllamaChatClient
 from prosora_pipelines.lib.llm.openai_compatible import OpenAICompatibleChatClient
@@ -179,3 +181,25 @@ def test_requests_go_through_the_environments_proxy_and_keep_the_deadline(
     sent = server.requests[0]
     assert sent.path.startswith("http://llm.example.invalid/")
     assert sent.headers["proxy-authorization"] == "Basic dXNlcjpwYXNz"  # user:pass
+
+
+def test_calls_share_their_callers_deadline_which_spares_the_breaker(server: LLMServer) -> None:
+    """A query gives all its LLM calls one deadline: a call ends by it even when its own is
+    later, a timeout it caused is not held against the provider, and a call asked for once
+    it has passed never reaches the provider."""
+    server.default = trickle(BYTE_EVERY)
+    client = resilient(server, deadline_seconds=5.0)  # breaker_failures 1: one failure opens it
+    started = time.monotonic()
+    with deadline_in(DEADLINE):
+        with pytest.raises(RetryableProviderError) as caught:
+            client.complete(REQUEST)
+        took = time.monotonic() - started
+        assert caught.value.category == "timed out"
+        assert DEADLINE <= took < DEADLINE + SLACK
+        assert not client.breaker.is_open and client.failures == 1
+        with pytest.raises(DeadlineSpentError) as spent:
+            client.complete(REQUEST)
+    assert spent.value.category == "timed out"
+    assert len(server.requests) == 1
+    server.default = success()
+    assert client.complete(REQUEST).text == '{"answer": 42}'  # outside it, the call's own

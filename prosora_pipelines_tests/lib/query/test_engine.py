@@ -6,6 +6,7 @@ record a failed query rather than lose it."""
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,9 +32,13 @@ from prosora_pipelines.lib.engagement.model_registry import (
 )
 from prosora_pipelines.lib.index.embedding import Embedder
 from prosora_pipelines.lib.index.vector_store import CurrentIndex
+from prosora_pipelines.lib.llm.openai_compatible import OpenAICompatibleChatClient
+from prosora_pipelines.lib.llm.resilience import ResilientChatClient
 from prosora_pipelines.lib.query.engine import PHASES, QueryEngine, QueryFailedError, QueryProgress
 from prosora_pipelines.lib.query.extractive import ExtractiveGenerator
+from prosora_pipelines.lib.query.llm_drafting import LLMAnalysisRefiner, LLMDraftGenerator
 from prosora_pipelines.lib.query.prediction import EngagementPrior, PromotedModelOrPrior
+from prosora_pipelines_tests.support.llm_servers import LLMServer, trickle
 
 QUERY = "AI regulation impact on fintech product strategy"
 
@@ -366,3 +371,47 @@ def test_a_model_promoted_while_the_engine_runs_predicts_the_next_query(
         assert earlier is not None
         assert {v.prediction_model_version for v in earlier.variants} == {"engagement-prior-1"}
     engine.sessions.kw["bind"].dispose()
+
+
+def test_a_querys_llm_calls_share_one_deadline(
+    database_url: str, embedder: Embedder, sample_index_home: Path
+) -> None:
+    """Refinement, drafting and a repair each have a deadline of their own; a provider that
+    trickles every answer would hold the query for the sum. The query's deadline ends them
+    all: past it the query keeps the offline analysis and extractive drafts, and the
+    provider's breaker is not charged for calls the query cut short."""
+    with LLMServer("openai") as server:
+        server.default = trickle(0.05)
+        client = ResilientChatClient(
+            OpenAICompatibleChatClient("test-key", base_url=server.base_url, timeout=5.0),
+            max_retries=1,
+            backoff_seconds=0.01,
+            max_retry_after=1.0,
+            deadline_seconds=5.0,
+            breaker_failures=1,
+            breaker_reset_seconds=60.0,
+            max_concurrency=2,
+            slot_wait_seconds=1.0,
+        )
+        migrate(database_url)
+        engine = QueryEngine(
+            embedder=embedder,
+            index=CurrentIndex(sample_index_home),
+            sessions=make_session_factory(make_engine(database_url)),
+            generator=LLMDraftGenerator(client, fallback=ExtractiveGenerator()),
+            predictor=EngagementPrior(),
+            refiner=LLMAnalysisRefiner(client),
+            llm_seconds_per_query=1.5,
+        )
+        engine.warm_up()  # as the API does before its first query
+        with engine.sessions.begin() as session:
+            user_id = get_or_create_user(session, "writer@example.com", "Writer").id
+        started = time.monotonic()
+        result = engine.process_query(user_id, QUERY, {"formats": ["linkedin_post"]})
+        took = time.monotonic() - started
+        engine.sessions.kw["bind"].dispose()
+    assert took < 4.0  # each call's own deadline alone would allow ten seconds
+    assert result.degraded_reason == f"{client.name} failed (timed out); extractive drafts instead"
+    assert result.variants
+    assert len(server.requests) == 1  # the refinement; drafting was not sent once time was up
+    assert not client.breaker.is_open
