@@ -17,6 +17,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from prosora_pipelines.lib.llm.chat import ChatClient
+from prosora_pipelines.lib.llm.resilience import ResilientChatClient
 from prosora_pipelines_tests.support.loopback_http import LoopbackHTTPServer, Received, Reply
 
 WireFormat = Literal["gemini", "ollama", "openai"]
@@ -50,6 +52,24 @@ LEAKY_ERROR = (
 LEAKY_ERROR_REDACTED = (
     "upstream https://[host]/v1/chat failed for [host] ([host]) with Authorization"
 )
+
+
+QUICK_LIMITS: dict[str, Any] = {
+    "max_retries": 2,
+    "backoff_seconds": 0.01,
+    "max_retry_after": 1.0,
+    "deadline_seconds": 10.0,
+    "breaker_failures": 5,
+    "breaker_reset_seconds": 60.0,
+    "max_concurrency": 2,
+    "slot_wait_seconds": 1.0,
+}
+
+
+def resilient(inner: ChatClient, **limits: Any) -> ResilientChatClient:
+    """``inner`` behind the resilience layer, with waits short enough for tests;
+    ``limits`` override any of ``QUICK_LIMITS``."""
+    return ResilientChatClient(inner, **(QUICK_LIMITS | limits))
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,6 @@ from prosora_pipelines.lib.llm.gemini import GeminiChatClient
 from prosora_pipelines.lib.llm.ollama import OllamaChatClient
 from prosora_pipelines.lib.llm.openai_compatible import OpenAICompatibleChatClient
 from prosora_pipelines.lib.llm.providers import make_chat_client
-from prosora_pipelines.lib.llm.resilience import ResilientChatClient
 from prosora_pipelines.settings import Settings
 from prosora_pipelines_tests.support.llm_servers import (
     LEAKY_ERROR,
@@ -41,6 +40,7 @@ from prosora_pipelines_tests.support.llm_servers import (
     malformed,
     rate_limited,
     refused,
+    resilient,
     server_error,
     slow,
     success,
@@ -266,17 +266,7 @@ def test_api_key_is_sent_but_never_shown(
         # The second refusal echoes the key, as some servers do.
         server.script(rate_limited(), refused(401, f"Incorrect API key provided: {API_KEY}"))
         inner = client_for(wire_format, server.base_url)
-        client = ResilientChatClient(
-            inner,
-            max_retries=2,
-            backoff_seconds=0.01,
-            max_retry_after=1.0,
-            deadline_seconds=10.0,
-            breaker_failures=5,
-            breaker_reset_seconds=60.0,
-            max_concurrency=1,
-            slot_wait_seconds=1.0,
-        )
+        client = resilient(inner, max_concurrency=1)
         with pytest.raises(PermanentProviderError) as caught:
             client.complete(REQUEST)
     assert [sent.headers[key_header] for sent in server.requests] == [key_value, key_value]

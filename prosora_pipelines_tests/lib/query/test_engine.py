@@ -33,12 +33,11 @@ from prosora_pipelines.lib.engagement.model_registry import (
 from prosora_pipelines.lib.index.embedding import Embedder
 from prosora_pipelines.lib.index.vector_store import CurrentIndex
 from prosora_pipelines.lib.llm.openai_compatible import OpenAICompatibleChatClient
-from prosora_pipelines.lib.llm.resilience import ResilientChatClient
 from prosora_pipelines.lib.query.engine import PHASES, QueryEngine, QueryFailedError, QueryProgress
 from prosora_pipelines.lib.query.extractive import ExtractiveGenerator
 from prosora_pipelines.lib.query.llm_drafting import LLMAnalysisRefiner, LLMDraftGenerator
 from prosora_pipelines.lib.query.prediction import EngagementPrior, PromotedModelOrPrior
-from prosora_pipelines_tests.support.llm_servers import LLMServer, trickle
+from prosora_pipelines_tests.support.llm_servers import LLMServer, resilient, trickle
 
 QUERY = "AI regulation impact on fintech product strategy"
 
@@ -382,16 +381,11 @@ def test_a_querys_llm_calls_share_one_deadline(
     provider's breaker is not charged for calls the query cut short."""
     with LLMServer("openai") as server:
         server.default = trickle(0.05)
-        client = ResilientChatClient(
+        client = resilient(
             OpenAICompatibleChatClient("test-key", base_url=server.base_url, timeout=5.0),
             max_retries=1,
-            backoff_seconds=0.01,
-            max_retry_after=1.0,
             deadline_seconds=5.0,
             breaker_failures=1,
-            breaker_reset_seconds=60.0,
-            max_concurrency=2,
-            slot_wait_seconds=1.0,
         )
         migrate(database_url)
         engine = QueryEngine(

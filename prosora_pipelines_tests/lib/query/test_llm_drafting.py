@@ -24,7 +24,6 @@ from prosora_pipelines.lib.llm.chat import ChatClient, ChatRequest, ProviderErro
 from prosora_pipelines.lib.llm.gemini import GeminiChatClient
 from prosora_pipelines.lib.llm.ollama import OllamaChatClient
 from prosora_pipelines.lib.llm.openai_compatible import OpenAICompatibleChatClient
-from prosora_pipelines.lib.llm.resilience import ResilientChatClient
 from prosora_pipelines.lib.query.analysis import QueryAnalysis
 from prosora_pipelines.lib.query.drafts import HOOK_TYPES
 from prosora_pipelines.lib.query.evidence import Evidence
@@ -45,6 +44,7 @@ from prosora_pipelines_tests.support.llm_servers import (
     WireFormat,
     error_with,
     malformed,
+    resilient,
     server_error,
     slow,
     success,
@@ -144,17 +144,7 @@ def _client(wire: WireFormat, server: LLMServer) -> ChatClient:
 
 
 def _generator(wire: WireFormat, server: LLMServer, **limits: Any) -> LLMDraftGenerator:
-    options: dict[str, Any] = {
-        "max_retries": 1,
-        "backoff_seconds": 0.01,
-        "max_retry_after": 1.0,
-        "deadline_seconds": 10.0,
-        "breaker_failures": 5,
-        "breaker_reset_seconds": 60.0,
-        "max_concurrency": 2,
-        "slot_wait_seconds": 1.0,
-    } | limits
-    client = ResilientChatClient(_client(wire, server), **options)
+    client = resilient(_client(wire, server), **({"max_retries": 1} | limits))
     return LLMDraftGenerator(client, fallback=ExtractiveGenerator())
 
 
